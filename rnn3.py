@@ -1,0 +1,374 @@
+"""
+Character-level multi-layer vanilla RNN language model in NumPy: the "more complex 3-layer RNN"
+(512 units per layer) of "Language Modeling with Recurrent Neural Networks and Backpropagation
+Through Time" (Section V). Equation numbers in comments are the paper's.
+
+Each layer is eq. (26) with its own Wxh, Whh, bh: layer 1 reads the one-hot character, layer l+1
+reads layer l's h_t at the same step; Why, by read the top layer. Lists hold the layers:
+Wxh[0], Wxh[1], Wxh[2] are the paper's Wxh, Wxh2, Wxh3 (likewise Whh, bh, hprev, hs).
+Layout: hs[l, t + 1] is layer l's column vector h_t (hs[l, 0] is hprev[l]); W @ one_hot(x) is the
+column gather W[:, x]. The stack runs one layer at a time, so all that is sequential is one
+matrix-vector product per layer per step.
+
+  python rnn3.py                                         # train on input.txt, checkpoint to out/
+  python rnn3.py --resume=True                           # continue the saved run exactly
+  python rnn3.py --generate=500 --prime="ROMEO:" --temperature=0.8
+"""
+import json
+import os
+import signal
+import sys
+import time
+
+import numpy as np
+
+# -----------------------------------------------------------------------------
+# hyperparameters: plain assignments, each can be overridden as --name=value
+input_file = 'input.txt'
+hidden_size = 512                # size of each layer's h_t
+num_layers = 3
+seq_length = 25                  # T: time steps unrolled by truncated BPTT
+learning_rate = 1e-2             # eta of Adagrad, eq. (32) (the paper's appendix listing has 1e-1)
+max_iters = 470000               # the paper's 3-layer run is about 470k iterations
+print_every = 100                # print the loss and a sample every this many iterations
+sample_length = 200
+seed = 1337                      # initial weights and sampling
+dtype = 'float64'                # or 'float32'
+val_fraction = 0.0               # held-out tail of the text (0: train on all of it, as the paper)
+eval_every = 10000               # held-out loss every this many iterations
+checkpoint_path = 'out/rnn3.npz'
+checkpoint_every = 1000
+resume = False                   # continue from checkpoint_path
+generate = 0                     # > 0: sample this many characters from checkpoint_path, no training
+lines = 0                        # > 0: sample this many lines from checkpoint_path, no training
+prime = ''                       # text run through the network before sampling
+temperature = 1.0                # sampling divides the logits by it
+# -----------------------------------------------------------------------------
+config_keys = [k for k, v in globals().items()
+               if not k.startswith('_') and isinstance(v, (bool, int, float, str))]
+model_keys = ['hidden_size', 'num_layers']     # fixed by a checkpoint
+SCRIPT = os.path.basename(__file__)
+
+
+def fail(msg):
+    sys.exit(f'{SCRIPT}: error: {msg}')
+
+
+def configure(argv):
+    """Apply --name=value overrides (typed by the default); return the ones given."""
+    given = {}
+    for arg in argv:
+        name, eq, value = arg[2:].partition('=')
+        if not arg.startswith('--') or not eq:
+            fail(f"expected --name=value, got '{arg}'")
+        if name not in config_keys:
+            fail(f"unknown hyperparameter '{name}'; known: {', '.join(config_keys)}")
+        kind = type(globals()[name])
+        try:
+            if kind is bool and value.lower() not in ('true', 'false', '1', '0'):
+                raise ValueError
+            given[name] = value.lower() in ('true', '1') if kind is bool else kind(value)
+        except ValueError:
+            fail(f"--{name} takes a {kind.__name__}, got '{value}'")
+    globals().update(given)
+    for name in ['hidden_size', 'num_layers', 'seq_length', 'learning_rate', 'max_iters', 'print_every',
+                 'sample_length', 'eval_every', 'checkpoint_every', 'temperature']:
+        if not 0 < globals()[name] < float('inf'):
+            fail(f'--{name} must be positive, got {globals()[name]}')
+    if generate < 0 or lines < 0:
+        fail('--generate and --lines must be 0 or more')
+    if not 0 <= val_fraction < 1:
+        fail(f'--val_fraction must be in [0, 1), got {val_fraction}')
+    if dtype not in ('float64', 'float32'):
+        fail(f"--dtype must be float64 or float32, got '{dtype}'")
+    return given
+
+# -----------------------------------------------------------------------------
+# data
+
+
+def load_data(path):
+    """The text as one integer array, and its sorted vocabulary (stable across runs)."""
+    try:
+        with open(path, encoding='utf-8') as f:
+            text = f.read()
+    except UnicodeDecodeError as e:
+        fail(f'{path} is not UTF-8 text (byte {e.start}); convert it to UTF-8')
+    except OSError as e:
+        fail(f'cannot read input file {path}: {e.strerror}')
+    if len(text) < seq_length + 1:
+        fail(f'{path} has {len(text)} characters; training needs at least seq_length + 1 = {seq_length + 1}')
+    codes, data = np.unique(np.frombuffer(text.encode('utf-32-le'), np.uint32), return_inverse=True)
+    return data.astype(np.int32), [chr(c) for c in codes]
+
+# -----------------------------------------------------------------------------
+# model
+
+
+def layer_names(L):
+    """The paper's names, in the order of params: Wxh, Wxh2, Wxh3, Whh, ..., bh3, Why, by."""
+    return [w + (str(l + 1) if l else '') for w in ('Wxh', 'Whh', 'bh') for l in range(L)] + ['Why', 'by']
+
+
+def init_params(vocab_size, rng):
+    H = hidden_size
+    Wxh = [rng.standard_normal((H, vocab_size if l == 0 else H)) * 0.01 for l in range(num_layers)]
+    Whh = [rng.standard_normal((H, H)) * 0.01 for l in range(num_layers)]
+    Why = rng.standard_normal((vocab_size, H)) * 0.01
+    bh, by = [np.zeros(H) for l in range(num_layers)], np.zeros(vocab_size)
+    return [p.astype(dtype) for p in Wxh + Whh + bh + [Why, by]]
+
+
+def unpack(params):
+    L = (len(params) - 2) // 3
+    return params[:L], params[L:2 * L], params[2 * L:3 * L], params[-2], params[-1]
+
+
+def softmax(ys):
+    """Eq. (28) for each row; subtracting the row max changes nothing but avoids overflow."""
+    e = np.exp(ys - ys.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def forward(inputs, targets, hprev, params):
+    """Eq. (26)-(29) over a sequence: the loss J, hs (hs[l, 0] = hprev[l], hs[l, t+1] = h^l_t), p_t."""
+    Wxh, Whh, bh, Why, by = unpack(params)
+    hs = np.empty((len(Whh), len(inputs) + 1, hprev.shape[1]), hprev.dtype)
+    hs[:, 0] = hprev
+    for l in range(len(Whh)):
+        # row t: Wxh @ one_hot(x_t) + bh for layer 1, Wxh_l @ h^{l-1}_t + bh_l above it
+        xh = (Wxh[0][:, inputs].T if l == 0 else hs[l - 1, 1:] @ Wxh[l].T) + bh[l]
+        for t in range(len(inputs)):
+            np.tanh(xh[t] + Whh[l] @ hs[l, t], out=hs[l, t + 1])    # eq. (26), layer l
+    ps = softmax(hs[-1, 1:] @ Why.T + by)         # eq. (27), (28) on the top layer, all t at once
+    loss = -np.log(ps[np.arange(len(targets)), targets]).sum()   # eq. (29)
+    return loss, hs, ps
+
+
+def lossFun(inputs, targets, hprev, params):
+    """Loss, gradients (BPTT through time and down the stack, clipped to [-5, 5]), last states."""
+    Wxh, Whh, bh, Why, by = unpack(params)
+    loss, hs, ps = forward(inputs, targets, hprev, params)
+    dy = ps
+    dy[np.arange(len(targets)), targets] -= 1      # dJ/dy_t = p_t - one_hot(target_t)
+    dWhy, dby = dy.T @ hs[-1, 1:], dy.sum(axis=0)  # sum_t dy_t h_t^T, sum_t dy_t (top layer)
+    dh = dy @ Why                                  # row t: Why^T dy_t, the paper's dh3 before dhnext3
+    dWxh, dWhh, dbh = [None] * len(Whh), [None] * len(Whh), [None] * len(Whh)
+    for l in reversed(range(len(Whh))):            # dh3 -> dh2 -> dh
+        dtanh = 1 - hs[l, 1:] * hs[l, 1:]          # tanh'(.) = 1 - h_t^2
+        dhraw = np.empty_like(dh)
+        for t in reversed(range(len(inputs))):
+            np.multiply(dh[t], dtanh[t], out=dhraw[t])  # backprop through tanh
+            if t:
+                dh[t - 1] += dhraw[t] @ Whh[l]     # dhnext_l = Whh_l^T dhraw_t
+        dWhh[l], dbh[l] = dhraw.T @ hs[l, :-1], dhraw.sum(axis=0)
+        if l:
+            dWxh[l] = dhraw.T @ hs[l - 1, 1:]      # sum_t dhraw_t (h^{l-1}_t)^T
+            dh = dhraw @ Wxh[l]                    # row t: Wxh_l^T dhraw_t, into the layer below
+        else:
+            dWxh[0] = np.zeros_like(Wxh[0])
+            np.add.at(dWxh[0].T, inputs, dhraw)    # sum_t dhraw_t one_hot(x_t)^T
+    grads = dWxh + dWhh + dbh + [dWhy, dby]
+    for dparam in grads:
+        np.clip(dparam, -5, 5, out=dparam)         # against exploding gradients
+    return loss, grads, hs[:, -1]
+
+
+def adagrad(params, grads, mems, scratch):
+    """Eq. (32)-(33) in place: G += g^2; theta -= eta * g / sqrt(G + 1e-8). Consumes grads."""
+    for param, dparam, mem, buf in zip(params, grads, mems, scratch):
+        np.multiply(dparam, dparam, out=buf)
+        mem += buf
+        dparam *= learning_rate
+        np.add(mem, 1e-8, out=buf)
+        np.sqrt(buf, out=buf)
+        dparam /= buf
+        param -= dparam
+
+
+def sample(h, seed_ix, n, params, rng, temperature=1.0):
+    """n character indices sampled from the model, fed seed_ix first; and the hidden states after."""
+    Wxh, Whh, bh, Why, by = unpack(params)
+    ixes, ix, h = [], seed_ix, h.copy()
+    for _ in range(n):
+        below = Wxh[0][:, ix]                      # Wxh @ one_hot(ix)
+        for l in range(len(Whh)):
+            h[l] = np.tanh(below + Whh[l] @ h[l] + bh[l])   # eq. (26), layer l
+            if l + 1 < len(Whh):
+                below = Wxh[l + 1] @ h[l]
+        y = (Why @ h[-1] + by) / temperature       # eq. (27)
+        cdf = np.cumsum(np.exp(y - y.max()))       # eq. (28), unnormalised; inverse-CDF draw
+        ix = min(int(np.searchsorted(cdf, rng.random() * cdf[-1], side='right')), len(by) - 1)
+        ixes.append(ix)
+    return ixes, h
+
+
+def eval_loss(data, params):
+    """Mean loss per character on held-out data, carrying h across chunks as in training."""
+    h, total = np.zeros((num_layers, hidden_size), dtype), 0.0
+    for i in range(0, len(data) - 1, seq_length):
+        targets = data[i + 1:i + seq_length + 1]
+        loss, hs, _ = forward(data[i:i + len(targets)], targets, h, params)
+        total, h = total + loss, hs[-1]
+    return total / (len(data) - 1)
+
+# -----------------------------------------------------------------------------
+# checkpoints: .npz of arrays plus a JSON string; loaded as data only (allow_pickle=False)
+
+
+def save_checkpoint(params, mems, hprev, meta):
+    names = layer_names(num_layers)
+    arrays = dict(zip(names, params), **{'m' + k: m for k, m in zip(names, mems)})
+    os.makedirs(os.path.dirname(checkpoint_path) or '.', exist_ok=True)
+    tmp = checkpoint_path + '.tmp'
+    try:
+        with open(tmp, 'wb') as f:   # write aside, then rename: the last good file survives a crash
+            np.savez(f, hprev=hprev, meta=np.array(json.dumps(meta)), **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, checkpoint_path)
+    except OSError as e:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        fail(f'cannot write checkpoint {checkpoint_path}: {e.strerror}; the previous one is untouched')
+
+
+def load_checkpoint(given):
+    """Params, Adagrad memories, hprev and metadata; adopts the checkpoint's model shape."""
+    try:
+        with np.load(checkpoint_path, allow_pickle=False) as ck:
+            arrays = {k: ck[k] for k in ck.files}
+        meta = json.loads(str(arrays['meta']))
+        assert meta['script'] == SCRIPT, f"it was written by {meta['script']}"
+        H, L, V = meta['config']['hidden_size'], meta['config']['num_layers'], len(meta['chars'])
+        names = layer_names(L)
+        shapes = [(H, V)] + [(H, H)] * (2 * L - 1) + [(H,)] * L + [(V, H), (V,)]
+        shapes = dict(zip(names, shapes), **{'m' + k: s for k, s in zip(names, shapes)}, hprev=(L, H))
+        for k, shape in shapes.items():
+            assert arrays[k].shape == shape and arrays[k].dtype.kind == 'f', f'{k} is damaged'
+    except FileNotFoundError:
+        fail(f'no checkpoint at {checkpoint_path}: train first, or set --checkpoint_path')
+    except Exception as e:   # anything unreadable: truncated, corrupt, pickled or foreign
+        fail(f'{checkpoint_path} is not a usable {SCRIPT} checkpoint ({type(e).__name__}: {e})')
+    for k in model_keys:
+        if k in given and given[k] != meta['config'][k]:
+            fail(f"checkpoint {checkpoint_path} has {k}={meta['config'][k]}, not {given[k]}")
+        globals()[k] = meta['config'][k]
+    if 'dtype' not in given:
+        globals()['dtype'] = meta['config']['dtype']
+    params, mems = ([arrays[pre + k].astype(dtype) for k in names] for pre in ('', 'm'))
+    return params, mems, arrays['hprev'].astype(dtype), meta
+
+# -----------------------------------------------------------------------------
+# sampling a saved model, and training
+
+
+def generate_text(given):
+    params, _, _, meta = load_checkpoint(given)
+    ix_to_char = meta['chars']
+    char_to_ix = {ch: i for i, ch in enumerate(ix_to_char)}
+    for ch in prime:
+        if ch not in char_to_ix:
+            fail(f'--prime has {ch!r}, which is not in the model\'s vocabulary')
+    if lines and '\n' not in char_to_ix:
+        fail('--lines needs a newline in the vocabulary')
+    rng = np.random.default_rng(seed)
+    prime_ix = [char_to_ix[ch] for ch in prime] or [char_to_ix.get('\n', 0)]
+    h = forward(prime_ix[:-1], prime_ix[1:], np.zeros((num_layers, hidden_size), dtype), params)[1][-1]
+    if not lines:
+        ixes, _ = sample(h, prime_ix[-1], generate, params, rng, temperature)
+        print(prime + ''.join(ix_to_char[i] for i in ixes))
+        return
+    out, ix = [prime], prime_ix[-1]
+    for _ in range(generate or 1000 * lines):   # a cap, in case the model never ends a line
+        [ix], h = sample(h, ix, 1, params, rng, temperature)
+        out.append(ix_to_char[ix])
+        if ix_to_char[ix] == '\n' and out.count('\n') == lines:
+            break
+    print(''.join(out), end='')
+
+
+def train(given):
+    data, chars = load_data(input_file)
+    ix_to_char = chars
+    n_val = int(len(data) * val_fraction)
+    data, val_data = data[:len(data) - n_val], data[len(data) - n_val:]
+    if len(data) < seq_length + 1 or (n_val and n_val < 2):
+        fail(f'--val_fraction={val_fraction} leaves {len(data)} characters to train on and {n_val} held out')
+    if resume:
+        params, mems, hprev, meta = load_checkpoint(given)
+        if meta['chars'] != chars:
+            fail(f"{input_file} has a different vocabulary ({len(chars)} symbols) from checkpoint "
+                 f"{checkpoint_path} ({len(meta['chars'])}); resume with the input_file it was trained on")
+        n, p, smooth_loss, elapsed = meta['n'], meta['p'], meta['smooth_loss'], meta['elapsed']
+        rng = np.random.default_rng()
+        rng.bit_generator.state = meta['rng']
+    else:
+        if os.path.exists(checkpoint_path):
+            fail(f'{checkpoint_path} exists: continue it with --resume=True, or move it or set '
+                 '--checkpoint_path to start a new run')
+        rng = np.random.default_rng(seed)
+        params = init_params(len(chars), rng)
+        mems = [np.zeros_like(x) for x in params]
+        hprev, n, p, elapsed = np.zeros((num_layers, hidden_size), dtype), 0, 0, 0.0
+        smooth_loss = -np.log(1.0 / len(chars)) * seq_length   # the loss at iteration 0
+    scratch = [np.empty_like(x) for x in params]
+    log_path = os.path.splitext(checkpoint_path)[0] + '.csv'
+    os.makedirs(os.path.dirname(log_path) or '.', exist_ok=True)
+    rows = open(log_path).readlines()[1:] if resume and os.path.exists(log_path) else []
+    log = open(log_path, 'w')
+    log.write('iter,smooth_loss,loss_per_char,val_loss_per_char,elapsed_s\n')
+    log.writelines(r for r in rows if r.split(',')[0].isdigit() and int(r.split(',')[0]) < n)
+
+    def checkpoint():
+        save_checkpoint(params, mems, hprev, dict(
+            script=SCRIPT, n=n, p=p, smooth_loss=float(smooth_loss), chars=chars, rng=rng.bit_generator.state,
+            elapsed=elapsed + time.time() - t0, config={k: globals()[k] for k in config_keys}))
+
+    stop = []
+    old_handler = signal.signal(signal.SIGINT, lambda *_: stop.append(1))   # finish the iteration, then save
+    t0, n0 = time.time(), n
+    while n < max_iters and not stop:
+        if p + seq_length + 1 > len(data) or n == 0:
+            hprev, p = np.zeros((num_layers, hidden_size), dtype), 0     # start of data: reset the memory
+        inputs, targets = data[p:p + seq_length], data[p + 1:p + seq_length + 1]
+        val = ''
+        if n_val and n % eval_every == 0:
+            val = eval_loss(val_data, params)
+            print(f'iter {n}, held-out loss: {val:.4f} nats/char, {val / np.log(2):.4f} bits/char')
+        if n % print_every == 0:
+            sample_ix, _ = sample(hprev, inputs[0], sample_length, params, rng)
+        loss, grads, hprev = lossFun(inputs, targets, hprev, params)
+        if not np.isfinite(loss):
+            fail(f'loss became {loss} at iteration {n}; the last checkpoint is kept; '
+                 'try a smaller --learning_rate')
+        smooth_loss = smooth_loss * 0.999 + loss * 0.001
+        if n % print_every == 0:
+            print(f'----\niter {n}, loss: {smooth_loss:f} ({smooth_loss / seq_length:.4f} nats/char)\n----')
+            print(''.join(ix_to_char[ix] for ix in sample_ix))
+            log.write(f'{n},{smooth_loss:.6f},{smooth_loss / seq_length:.6f},{val},'
+                      f'{elapsed + time.time() - t0:.1f}\n')
+            log.flush()
+        adagrad(params, grads, mems, scratch)
+        p, n = p + seq_length, n + 1
+        if n % checkpoint_every == 0:
+            checkpoint()
+    checkpoint()
+    signal.signal(signal.SIGINT, old_handler)
+    took = time.time() - t0
+    print(f'{"interrupted" if stop else "stopped"} at iteration {n} ({(n - n0) / max(took, 1e-9):.0f} '
+          f'iter/s); saved {checkpoint_path}', file=sys.stderr)
+    if stop:
+        sys.exit(130)
+
+
+def main(argv):
+    given = configure(argv)
+    try:
+        generate_text(given) if generate or lines else train(given)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == '__main__':
+    main(sys.argv[1:])

@@ -1,0 +1,142 @@
+"""Speed of each script's training step against the paper-listing-style loop, side by side.
+
+  python tests/benchmark.py [--input_file=../shared/data/tinyshakespeare.txt] [--rounds=5]
+
+For each script's default configuration, both loops train on the same text from the same weights
+for the same number of iterations: sample every 100 iterations, lossFun (with clipping), Adagrad.
+Rounds alternate between them; the table gives iterations/s (median of rounds) and their ratio,
+and the peak memory of a real run of the script on input.txt. If torch is importable, a PyTorch
+CPU nn.RNN + Linear step (Adagrad, clipping, same sizes) is timed in the same rounds.
+Thread counts: run it under OPENBLAS_NUM_THREADS=1 for single-thread figures.
+"""
+import os
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import ROOT, load_script, oracle_lossFun, split_layers  # noqa: E402
+
+args = dict(a[2:].split('=', 1) for a in sys.argv[1:])
+input_file = args.get('input_file', os.path.join(ROOT, '..', 'shared', 'data', 'tinyshakespeare.txt'))
+rounds = int(args.get('rounds', 5))
+ITERS = {'min_char_rnn.py': 2000, 'rnn3.py': 100}     # per round; each a multiple of 100
+
+
+def listing_loop(m, data, params, iters):
+    """The paper's loop as its listing writes it: one-hot vectors, per-step outer products."""
+    Wxh, Whh, bh, Why, by = split_layers(m.SCRIPT, params)
+    bh, by = [b.reshape(-1, 1) for b in bh], by.reshape(-1, 1)
+    flat = Wxh + Whh + bh + [Why, by]
+    mems = [np.zeros_like(p) for p in flat]
+    hprev, p = [np.zeros((m.hidden_size, 1)) for _ in Whh], 0
+    V = Why.shape[0]
+    for n in range(iters):
+        inputs, targets = data[p:p + m.seq_length], data[p + 1:p + m.seq_length + 1]
+        if n % 100 == 0:                             # sample 200 characters, as the listing does
+            h, x = [hh.copy() for hh in hprev], np.zeros((V, 1))
+            x[inputs[0]] = 1
+            for _ in range(m.sample_length):
+                below = x
+                for l in range(len(Whh)):
+                    h[l] = np.tanh(np.dot(Wxh[l], below) + np.dot(Whh[l], h[l]) + bh[l])
+                    below = h[l]
+                y = np.dot(Why, below) + by
+                prob = np.exp(y) / np.sum(np.exp(y))
+                ix = np.random.choice(range(V), p=prob.ravel())
+                x = np.zeros((V, 1))
+                x[ix] = 1
+        loss, dWxh, dWhh, dbh, dWhy, dby, hprev = oracle_lossFun(inputs, targets, hprev, Wxh, Whh, bh, Why, by)
+        for param, dparam, mem in zip(flat, dWxh + dWhh + dbh + [dWhy, dby], mems):
+            mem += dparam * dparam
+            param += -m.learning_rate * dparam / np.sqrt(mem + 1e-8)
+        p += m.seq_length
+
+
+def script_loop(m, data, params, iters):
+    """The script's own step, as its train() runs it."""
+    mems = [np.zeros_like(x) for x in params]
+    scratch = [np.empty_like(x) for x in params]
+    hprev, p = np.zeros((m.num_layers, m.hidden_size) if m.SCRIPT == 'rnn3.py' else m.hidden_size), 0
+    rng = np.random.default_rng(0)
+    for n in range(iters):
+        inputs, targets = data[p:p + m.seq_length], data[p + 1:p + m.seq_length + 1]
+        if n % 100 == 0:
+            m.sample(hprev, inputs[0], m.sample_length, params, rng)
+        loss, grads, hprev = m.lossFun(inputs, targets, hprev, params)
+        m.adagrad(params, grads, mems, scratch)
+        p += m.seq_length
+
+
+def torch_loop(m, data, params, iters, torch):
+    L, H, V = getattr(m, 'num_layers', 1), m.hidden_size, len(params[-1])
+    rnn, out = torch.nn.RNN(V, H, num_layers=L, nonlinearity='tanh'), torch.nn.Linear(H, V)
+    opt = torch.optim.Adagrad(list(rnn.parameters()) + list(out.parameters()), lr=m.learning_rate)
+    x_all = torch.nn.functional.one_hot(torch.from_numpy(data.astype(np.int64)), V).float()
+    y_all = torch.from_numpy(data.astype(np.int64))
+    h, p = torch.zeros(L, 1, H), 0
+    for n in range(iters):
+        if n % 100 == 0:
+            with torch.no_grad():
+                hs, x = h.clone(), x_all[p:p + 1].unsqueeze(1)
+                for _ in range(m.sample_length):
+                    o, hs = rnn(x, hs)
+                    ix = torch.multinomial(torch.softmax(out(o[0, 0]), -1), 1)
+                    x = torch.nn.functional.one_hot(ix, V).float().unsqueeze(0)
+        o, h = rnn(x_all[p:p + m.seq_length].unsqueeze(1), h.detach())
+        loss = torch.nn.functional.cross_entropy(out(o[:, 0]), y_all[p + 1:p + m.seq_length + 1], reduction='sum')
+        opt.zero_grad()
+        loss.backward()
+        for q in list(rnn.parameters()) + list(out.parameters()):
+            q.grad.clamp_(-5, 5)
+        opt.step()
+        p += m.seq_length
+
+
+def peak_memory_mb(script):
+    """Peak RSS of a real 200-iteration run of the script on the project's input.txt."""
+    code = ('import resource, runpy, sys, tempfile; sys.argv = [sys.argv[1], "--max_iters=200",'
+            ' "--checkpoint_path=" + tempfile.mkdtemp() + "/c.npz"]\n'
+            'try: runpy.run_path(sys.argv[0], run_name="__main__")\n'
+            'finally: print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)')
+    r = subprocess.run([sys.executable, '-c', code, os.path.join(ROOT, script)], cwd=ROOT,
+                       capture_output=True, text=True)
+    return int(r.stderr.split()[-1]) / 1024
+
+
+def main():
+    try:
+        import torch
+        torch.set_num_threads(int(os.environ.get('OPENBLAS_NUM_THREADS', os.cpu_count())))
+    except ImportError:
+        torch = None
+    print(f'input {input_file}, {rounds} rounds, OPENBLAS_NUM_THREADS={os.environ.get("OPENBLAS_NUM_THREADS", "unset")}'
+          f', numpy {np.__version__}' + (f', torch {torch.__version__}' if torch else ', torch not installed'))
+    header = f'{"configuration":<34} {"listing it/s":>12} {"script it/s":>12} {"ratio":>7}'
+    header += f' {"torch it/s":>11}' if torch else ''
+    print(header + f' {"peak MB":>8}')
+    for script in ['min_char_rnn.py', 'rnn3.py']:
+        m = load_script(script)
+        data, chars = m.load_data(input_file)
+        params = m.init_params(len(chars), np.random.default_rng(m.seed))
+        iters = ITERS[script]
+        loops = [('listing', listing_loop), ('script', script_loop)] + ([('torch', torch_loop)] if torch else [])
+        rates = {name: [] for name, _ in loops}
+        for _ in range(rounds):
+            for name, loop in loops:
+                start = time.perf_counter()
+                loop(m, data, [x.copy() for x in params], iters, *([torch] if name == 'torch' else []))
+                rates[name].append(iters / (time.perf_counter() - start))
+        med = {k: float(np.median(v)) for k, v in rates.items()}
+        config = f'{script} H={m.hidden_size} T={m.seq_length}' + (f' L={m.num_layers}' if script == 'rnn3.py' else '')
+        line = f'{config:<34} {med["listing"]:>12.0f} {med["script"]:>12.0f} {med["script"] / med["listing"]:>6.1f}x'
+        line += f' {med["torch"]:>11.0f}' if torch else ''
+        print(line + f' {peak_memory_mb(script):>8.0f}', flush=True)
+        print(f'  per-round script/listing ratios: {", ".join(f"{a / b:.1f}" for a, b in zip(rates["script"], rates["listing"]))}')
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,111 @@
+"""Shared test helpers: loading the scripts, running them, and the slow reference (the oracle).
+
+The oracle is the paper's Section IV listing written out plainly: one-hot column vectors, a dict
+entry per time step, an outer product per step. The scripts' fast lossFun must match it.
+"""
+import importlib.util
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCRIPTS = ['min_char_rnn.py', 'rnn3.py']
+
+
+def load_script(name):
+    """A fresh copy of a script as a module (each test gets its own hyperparameter globals)."""
+    spec = importlib.util.spec_from_file_location(name[:-3], os.path.join(ROOT, name))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_script(name, *args, cwd=None, timeout=120):
+    """Run a script as a user would; returns the CompletedProcess (text stdout and stderr)."""
+    env = dict(os.environ, OPENBLAS_NUM_THREADS='1', PYTHONUNBUFFERED='1')
+    return subprocess.run([sys.executable, os.path.join(ROOT, name), *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def random_model(script, num_layers, hidden_size, vocab_size, rng, scale=0.5):
+    """Random float64 params in the script's own order, and a non-zero hprev of its shape."""
+    m = load_script(script)
+    m.hidden_size, m.dtype = hidden_size, 'float64'
+    if num_layers > 1:
+        m.num_layers = num_layers
+    params = [p + rng.standard_normal(p.shape) * scale for p in m.init_params(vocab_size, rng)]
+    hprev = rng.uniform(-0.9, 0.9, (num_layers, hidden_size) if num_layers > 1 else hidden_size)
+    return m, params, hprev
+
+
+def split_layers(script, params):
+    """(Wxh, Whh, bh) as per-layer lists, plus Why and by, whatever order the script keeps them in."""
+    if script == 'min_char_rnn.py':
+        Wxh, Whh, Why, bh, by = params
+        return [Wxh], [Whh], [bh], Why, by
+    L = (len(params) - 2) // 3
+    return params[:L], params[L:2 * L], params[2 * L:3 * L], params[-2], params[-1]
+
+# -----------------------------------------------------------------------------
+# the oracle: eq. (26)-(29) and BPTT per time step, for a stack of one or more layers
+
+
+def oracle_lossFun(inputs, targets, hprev, Wxh, Whh, bh, Why, by):
+    """Listing-style loss and gradients for layers Wxh[l], Whh[l], bh[l] (bh as column vectors).
+
+    Returns loss, dWxh, dWhh, dbh (per-layer lists), dWhy, dby, and the last hidden state of each
+    layer, all clipped to [-5, 5] as in the listing."""
+    L, V = len(Whh), Why.shape[0]
+    xs, ys, ps = {}, {}, {}
+    hs = [{-1: np.copy(hprev[l]).reshape(-1, 1)} for l in range(L)]
+    loss = 0
+    for t in range(len(inputs)):
+        xs[t] = np.zeros((V, 1))
+        xs[t][inputs[t]] = 1                       # 1-of-K encoding
+        below = xs[t]
+        for l in range(L):
+            hs[l][t] = np.tanh(np.dot(Wxh[l], below) + np.dot(Whh[l], hs[l][t - 1]) + bh[l])
+            below = hs[l][t]
+        ys[t] = np.dot(Why, hs[L - 1][t]) + by
+        ps[t] = np.exp(ys[t]) / np.sum(np.exp(ys[t]))
+        loss += -np.log(ps[t][targets[t], 0])
+    dWxh, dWhh, dbh = ([np.zeros_like(w) for w in ws] for ws in (Wxh, Whh, bh))
+    dWhy, dby = np.zeros_like(Why), np.zeros_like(by)
+    dhnext = [np.zeros_like(hs[l][-1]) for l in range(L)]
+    for t in reversed(range(len(inputs))):
+        dy = np.copy(ps[t])
+        dy[targets[t]] -= 1
+        dWhy += np.dot(dy, hs[L - 1][t].T)
+        dby += dy
+        dh = np.dot(Why.T, dy)
+        for l in reversed(range(L)):               # the paper's dh3 -> dh2 -> dh
+            dh = dh + dhnext[l]
+            dhraw = (1 - hs[l][t] * hs[l][t]) * dh
+            dbh[l] += dhraw
+            below = xs[t] if l == 0 else hs[l - 1][t]
+            dWxh[l] += np.dot(dhraw, below.T)
+            dWhh[l] += np.dot(dhraw, hs[l][t - 1].T)
+            dhnext[l] = np.dot(Whh[l].T, dhraw)
+            dh = np.dot(Wxh[l].T, dhraw)
+    for dparam in dWxh + dWhh + dbh + [dWhy, dby]:
+        np.clip(dparam, -5, 5, out=dparam)
+    last = [hs[l][len(inputs) - 1] for l in range(L)]
+    return loss, dWxh, dWhh, dbh, dWhy, dby, last
+
+
+def oracle_for_script(script, inputs, targets, hprev, params):
+    """The oracle on a script's params; results flattened into the script's own order."""
+    Wxh, Whh, bh, Why, by = split_layers(script, params)
+    hprev = np.atleast_2d(hprev)
+    col = lambda v: v.reshape(-1, 1)
+    loss, dWxh, dWhh, dbh, dWhy, dby, last = oracle_lossFun(
+        inputs, targets, hprev, Wxh, Whh, [col(b) for b in bh], Why, col(by))
+    dbh, dby = [b.ravel() for b in dbh], dby.ravel()
+    if script == 'min_char_rnn.py':
+        grads = [dWxh[0], dWhh[0], dWhy, dbh[0], dby]
+    else:
+        grads = dWxh + dWhh + dbh + [dWhy, dby]
+    last = np.array([h.ravel() for h in last])
+    return loss, grads, last[0] if script == 'min_char_rnn.py' else last
