@@ -94,19 +94,31 @@ def load_data(path):
         fail(f'cannot read input file {path}: {e.strerror}')
     if len(text) < seq_length + 1:
         fail(f'{path} has {len(text)} characters; training needs at least seq_length + 1 = {seq_length + 1}')
-    codes, data = np.unique(np.frombuffer(text.encode('utf-32-le'), np.uint32), return_inverse=True)
-    return data.astype(np.int32), [chr(c) for c in codes]
+    chars = sorted(set(text))
+    char_to_ix = np.zeros(ord(chars[-1]) + 1, np.int32)    # indexed by code point
+    char_to_ix[[ord(ch) for ch in chars]] = np.arange(len(chars))
+    return char_to_ix[np.frombuffer(text.encode('utf-32-le'), np.uint32)], chars
 
 # -----------------------------------------------------------------------------
 # model
 
 
+def unflatten(theta, vocab_size):
+    """The paper's Wxh, Whh, Why, bh, by as views into the flat parameter vector theta."""
+    H, V, params, i = hidden_size, vocab_size, [], 0
+    for shape in [(H, V), (H, H), (V, H), (H,), (V,)]:
+        params.append(theta[i:i + int(np.prod(shape))].reshape(shape))
+        i += params[-1].size
+    return params
+
+
 def init_params(vocab_size, rng):
-    Wxh = rng.standard_normal((hidden_size, vocab_size)) * 0.01   # input to hidden
-    Whh = rng.standard_normal((hidden_size, hidden_size)) * 0.01  # hidden to hidden
-    Why = rng.standard_normal((vocab_size, hidden_size)) * 0.01   # hidden to output
-    bh, by = np.zeros(hidden_size), np.zeros(vocab_size)
-    return [p.astype(dtype) for p in (Wxh, Whh, Why, bh, by)]
+    """Theta (all weights in one vector, so clipping and Adagrad are a pass each) and its views."""
+    theta = np.zeros((hidden_size + 1) * (hidden_size + vocab_size) + hidden_size * vocab_size, dtype)
+    params = unflatten(theta, vocab_size)
+    for W in params[:3]:                           # Wxh, Whh, Why; the biases stay zero
+        W[...] = rng.standard_normal(W.shape) * 0.01
+    return theta, params
 
 
 def softmax(ys):
@@ -129,7 +141,7 @@ def forward(inputs, targets, hprev, params):
 
 
 def lossFun(inputs, targets, hprev, params):
-    """Loss, gradients (BPTT, clipped to [-5, 5]) and the last hidden state."""
+    """Loss, gradients (BPTT) and the last hidden state."""
     Wxh, Whh, Why, bh, by = params
     loss, hs, ps = forward(inputs, targets, hprev, params)
     dy = ps
@@ -143,34 +155,27 @@ def lossFun(inputs, targets, hprev, params):
         dhnext = dhraw_t.dot(Whh)                  # Whh^T dhraw_t
     dWhh, dbh = dhraw.T.dot(hs[:-1]), dhraw.sum(axis=0)  # sum_t dhraw_t h_{t-1}^T, sum_t dhraw_t
     dWxh = dhraw.T.dot(np.eye(len(by), dtype=dh.dtype)[inputs])   # sum_t dhraw_t one_hot(x_t)^T
-    grads = [dWxh, dWhh, dWhy, dbh, dby]
-    for dparam in grads:
-        np.clip(dparam, -5, 5, out=dparam)         # against exploding gradients
-    return loss, grads, hs[-1]
+    return loss, [dWxh, dWhh, dWhy, dbh, dby], hs[-1]
 
 
-def adagrad(params, grads, mems, scratch):
-    """Eq. (32)-(33) in place: G += g^2; theta -= eta * g / sqrt(G + 1e-8). Consumes grads."""
-    for param, dparam, mem, buf in zip(params, grads, mems, scratch):
-        np.multiply(dparam, dparam, out=buf)
-        mem += buf
-        dparam *= learning_rate
-        np.add(mem, 1e-8, out=buf)
-        np.sqrt(buf, out=buf)
-        dparam /= buf
-        param -= dparam
+def update(theta, grads, mem):
+    """Clip the gradient to [-5, 5] (against exploding gradients), then Adagrad, eq. (32)-(33)."""
+    dtheta = np.concatenate([dparam.ravel() for dparam in grads])
+    np.clip(dtheta, -5, 5, out=dtheta)
+    mem += dtheta * dtheta                         # eq. (33): G += g^2, per component
+    theta -= learning_rate * dtheta / np.sqrt(mem + 1e-8)   # eq. (32)
 
 
 def sample(h, seed_ix, n, params, rng, temperature=1.0):
     """n character indices sampled from the model, fed seed_ix first; and the hidden state after."""
     Wxh, Whh, Why, bh, by = params
     xh = Wxh.T + bh                                # row ix: Wxh @ one_hot(ix) + bh
+    # Gumbel-max: argmax(y + T * g), g = -log(-log(uniform)), is a draw from softmax(y / T), eq. (28)
+    noise = -temperature * np.log(-np.log(rng.random((n, len(by)))))
     ixes, ix = [], seed_ix
-    for u in rng.random(n):
+    for g in noise:
         h = np.tanh(xh[ix] + Whh.dot(h))           # eq. (26)
-        y = (Why.dot(h) + by) / temperature        # eq. (27)
-        cdf = np.cumsum(np.exp(y - y.max()))       # eq. (28), unnormalised; inverse-CDF draw
-        ix = min(int(np.searchsorted(cdf, u * cdf[-1], side='right')), len(by) - 1)
+        ix = int((Why.dot(h) + by + g).argmax())   # eq. (27), then a draw from eq. (28)
         ixes.append(ix)
     return ixes, h
 
@@ -188,8 +193,9 @@ def eval_loss(data, params):
 # checkpoints: .npz of arrays plus a JSON string; loaded as data only (allow_pickle=False)
 
 
-def save_checkpoint(params, mems, hprev, meta):
-    arrays = dict(zip(NAMES, params), **{'m' + k: m for k, m in zip(NAMES, mems)})
+def save_checkpoint(theta, mem, hprev, meta):
+    V = len(meta['chars'])
+    arrays = dict(zip(NAMES, unflatten(theta, V)), **{'m' + k: m for k, m in zip(NAMES, unflatten(mem, V))})
     os.makedirs(os.path.dirname(checkpoint_path) or '.', exist_ok=True)
     tmp = checkpoint_path + '.tmp'
     try:
@@ -205,7 +211,7 @@ def save_checkpoint(params, mems, hprev, meta):
 
 
 def load_checkpoint(given):
-    """Params, Adagrad memories, hprev and metadata; adopts the checkpoint's model shape."""
+    """Theta, Adagrad memory, hprev and metadata; adopts the checkpoint's model shape."""
     try:
         with np.load(checkpoint_path, allow_pickle=False) as ck:
             arrays = {k: ck[k] for k in ck.files}
@@ -225,16 +231,17 @@ def load_checkpoint(given):
         globals()[k] = meta['config'][k]
     if 'dtype' not in given:
         globals()['dtype'] = meta['config']['dtype']
-    params, mems = ([arrays[pre + k].astype(dtype) for k in NAMES] for pre in ('', 'm'))
-    return params, mems, arrays['hprev'].astype(dtype), meta
+    theta, mem = (np.concatenate([arrays[pre + k].ravel() for k in NAMES]).astype(dtype) for pre in ('', 'm'))
+    return theta, mem, arrays['hprev'].astype(dtype), meta
 
 # -----------------------------------------------------------------------------
 # sampling a saved model, and training
 
 
 def generate_text(given):
-    params, _, _, meta = load_checkpoint(given)
+    theta, _, _, meta = load_checkpoint(given)
     ix_to_char = meta['chars']
+    params = unflatten(theta, len(ix_to_char))
     char_to_ix = {ch: i for i, ch in enumerate(ix_to_char)}
     for ch in prime:
         if ch not in char_to_ix:
@@ -265,7 +272,7 @@ def train(given):
     if len(data) < seq_length + 1 or (n_val and n_val < 2):
         fail(f'--val_fraction={val_fraction} leaves {len(data)} characters to train on and {n_val} held out')
     if resume:
-        params, mems, hprev, meta = load_checkpoint(given)
+        theta, mem, hprev, meta = load_checkpoint(given)
         if meta['chars'] != chars:
             fail(f"{input_file} has a different vocabulary ({len(chars)} symbols) from checkpoint "
                  f"{checkpoint_path} ({len(meta['chars'])}); resume with the input_file it was trained on")
@@ -277,11 +284,11 @@ def train(given):
             fail(f'{checkpoint_path} exists: continue it with --resume=True, or move it or set '
                  '--checkpoint_path to start a new run')
         rng = np.random.default_rng(seed)
-        params = init_params(len(chars), rng)
-        mems = [np.zeros_like(x) for x in params]
+        theta, _ = init_params(len(chars), rng)
+        mem = np.zeros_like(theta)
         hprev, n, p, elapsed = np.zeros(hidden_size, dtype), 0, 0, 0.0
         smooth_loss = -np.log(1.0 / len(chars)) * seq_length   # the loss at iteration 0
-    scratch = [np.empty_like(x) for x in params]
+    params = unflatten(theta, len(chars))
     log_path = os.path.splitext(checkpoint_path)[0] + '.csv'
     os.makedirs(os.path.dirname(log_path) or '.', exist_ok=True)
     rows = open(log_path).readlines()[1:] if resume and os.path.exists(log_path) else []
@@ -290,7 +297,7 @@ def train(given):
     log.writelines(r for r in rows if r.split(',')[0].isdigit() and int(r.split(',')[0]) < n)
 
     def checkpoint():
-        save_checkpoint(params, mems, hprev, dict(
+        save_checkpoint(theta, mem, hprev, dict(
             script=SCRIPT, n=n, p=p, smooth_loss=float(smooth_loss), chars=chars, rng=rng.bit_generator.state,
             elapsed=elapsed + time.time() - t0, config={k: globals()[k] for k in config_keys}))
 
@@ -318,7 +325,7 @@ def train(given):
             log.write(f'{n},{smooth_loss:.6f},{smooth_loss / seq_length:.6f},{val},'
                       f'{elapsed + time.time() - t0:.1f}\n')
             log.flush()
-        adagrad(params, grads, mems, scratch)
+        update(theta, grads, mem)
         p, n = p + seq_length, n + 1
         if n % checkpoint_every == 0:
             checkpoint()

@@ -98,8 +98,10 @@ def load_data(path):
         fail(f'cannot read input file {path}: {e.strerror}')
     if len(text) < seq_length + 1:
         fail(f'{path} has {len(text)} characters; training needs at least seq_length + 1 = {seq_length + 1}')
-    codes, data = np.unique(np.frombuffer(text.encode('utf-32-le'), np.uint32), return_inverse=True)
-    return data.astype(np.int32), [chr(c) for c in codes]
+    chars = sorted(set(text))
+    char_to_ix = np.zeros(ord(chars[-1]) + 1, np.int32)    # indexed by code point
+    char_to_ix[[ord(ch) for ch in chars]] = np.arange(len(chars))
+    return char_to_ix[np.frombuffer(text.encode('utf-32-le'), np.uint32)], chars
 
 # -----------------------------------------------------------------------------
 # model
@@ -137,68 +139,59 @@ def forward(inputs, targets, hprev, params):
     hs[:, 0] = hprev
     for l in range(len(Whh)):
         # row t: Wxh @ one_hot(x_t) + bh for layer 1, Wxh_l @ h^{l-1}_t + bh_l above it
-        xh = (Wxh[0][:, inputs].T if l == 0 else hs[l - 1, 1:] @ Wxh[l].T) + bh[l]
-        for t in range(len(inputs)):
-            np.tanh(xh[t] + Whh[l] @ hs[l, t], out=hs[l, t + 1])    # eq. (26), layer l
-    ps = softmax(hs[-1, 1:] @ Why.T + by)         # eq. (27), (28) on the top layer, all t at once
+        xh = (Wxh[0].T[inputs] if l == 0 else hs[l - 1, 1:].dot(Wxh[l].T)) + bh[l]
+        for x_t, h_prev, h_t in zip(xh, hs[l], hs[l, 1:]):
+            np.tanh(x_t + Whh[l].dot(h_prev), out=h_t)   # eq. (26), layer l
+    ps = softmax(hs[-1, 1:].dot(Why.T) + by)      # eq. (27), (28) on the top layer, all t at once
     loss = -np.log(ps[np.arange(len(targets)), targets]).sum()   # eq. (29)
     return loss, hs, ps
 
 
 def lossFun(inputs, targets, hprev, params):
-    """Loss, gradients (BPTT through time and down the stack, clipped to [-5, 5]), last states."""
+    """Loss, gradients (BPTT through time and down the stack) and the last hidden states."""
     Wxh, Whh, bh, Why, by = unpack(params)
     loss, hs, ps = forward(inputs, targets, hprev, params)
     dy = ps
     dy[np.arange(len(targets)), targets] -= 1      # dJ/dy_t = p_t - one_hot(target_t)
-    dWhy, dby = dy.T @ hs[-1, 1:], dy.sum(axis=0)  # sum_t dy_t h_t^T, sum_t dy_t (top layer)
-    dh = dy @ Why                                  # row t: Why^T dy_t, the paper's dh3 before dhnext3
+    dWhy, dby = dy.T.dot(hs[-1, 1:]), dy.sum(axis=0)  # sum_t dy_t h_t^T, sum_t dy_t (top layer)
+    dh = dy.dot(Why)                               # row t: Why^T dy_t, the paper's dh3 before dhnext3
     dWxh, dWhh, dbh = [None] * len(Whh), [None] * len(Whh), [None] * len(Whh)
     for l in reversed(range(len(Whh))):            # dh3 -> dh2 -> dh
         dtanh = 1 - hs[l, 1:] * hs[l, 1:]          # tanh'(.) = 1 - h_t^2
-        dhraw = np.empty_like(dh)
-        for t in reversed(range(len(inputs))):
-            np.multiply(dh[t], dtanh[t], out=dhraw[t])  # backprop through tanh
-            if t:
-                dh[t - 1] += dhraw[t] @ Whh[l]     # dhnext_l = Whh_l^T dhraw_t
-        dWhh[l], dbh[l] = dhraw.T @ hs[l, :-1], dhraw.sum(axis=0)
+        dhraw, dhnext = np.empty_like(dh), np.zeros_like(hprev[l])
+        for dh_t, dtanh_t, dhraw_t in zip(dh[::-1], dtanh[::-1], dhraw[::-1]):
+            np.multiply(dh_t + dhnext, dtanh_t, out=dhraw_t)  # backprop through tanh
+            dhnext = dhraw_t.dot(Whh[l])           # Whh_l^T dhraw_t
+        dWhh[l], dbh[l] = dhraw.T.dot(hs[l, :-1]), dhraw.sum(axis=0)   # sum_t dhraw_t h_{t-1}^T
+        below = np.eye(len(by), dtype=dh.dtype)[inputs] if l == 0 else hs[l - 1, 1:]
+        dWxh[l] = dhraw.T.dot(below)               # sum_t dhraw_t x_t^T, x_t = one_hot or h^{l-1}_t
         if l:
-            dWxh[l] = dhraw.T @ hs[l - 1, 1:]      # sum_t dhraw_t (h^{l-1}_t)^T
-            dh = dhraw @ Wxh[l]                    # row t: Wxh_l^T dhraw_t, into the layer below
-        else:
-            dWxh[0] = np.zeros_like(Wxh[0])
-            np.add.at(dWxh[0].T, inputs, dhraw)    # sum_t dhraw_t one_hot(x_t)^T
-    grads = dWxh + dWhh + dbh + [dWhy, dby]
-    for dparam in grads:
-        np.clip(dparam, -5, 5, out=dparam)         # against exploding gradients
-    return loss, grads, hs[:, -1]
+            dh = dhraw.dot(Wxh[l])                 # row t: Wxh_l^T dhraw_t, into the layer below
+    return loss, dWxh + dWhh + dbh + [dWhy, dby], hs[:, -1]
 
 
-def adagrad(params, grads, mems, scratch):
-    """Eq. (32)-(33) in place: G += g^2; theta -= eta * g / sqrt(G + 1e-8). Consumes grads."""
-    for param, dparam, mem, buf in zip(params, grads, mems, scratch):
-        np.multiply(dparam, dparam, out=buf)
-        mem += buf
-        dparam *= learning_rate
-        np.add(mem, 1e-8, out=buf)
-        np.sqrt(buf, out=buf)
-        dparam /= buf
-        param -= dparam
+def update(params, grads, mems):
+    """Clip each gradient to [-5, 5] (against exploding gradients), then Adagrad, eq. (32)-(33)."""
+    for param, dparam, mem in zip(params, grads, mems):
+        np.clip(dparam, -5, 5, out=dparam)
+        mem += dparam * dparam                     # eq. (33): G += g^2, per component
+        param -= learning_rate * dparam / np.sqrt(mem + 1e-8)   # eq. (32)
 
 
 def sample(h, seed_ix, n, params, rng, temperature=1.0):
     """n character indices sampled from the model, fed seed_ix first; and the hidden states after."""
     Wxh, Whh, bh, Why, by = unpack(params)
+    xh = Wxh[0].T + bh[0]                          # row ix: Wxh @ one_hot(ix) + bh
+    # Gumbel-max: argmax(y + T * g), g = -log(-log(uniform)), is a draw from softmax(y / T), eq. (28)
+    noise = -temperature * np.log(-np.log(rng.random((n, len(by)))))
     ixes, ix, h = [], seed_ix, h.copy()
-    for _ in range(n):
-        below = Wxh[0][:, ix]                      # Wxh @ one_hot(ix)
+    for g in noise:
+        below = xh[ix]
         for l in range(len(Whh)):
-            h[l] = np.tanh(below + Whh[l] @ h[l] + bh[l])   # eq. (26), layer l
+            np.tanh(below + Whh[l].dot(h[l]), out=h[l])    # eq. (26), layer l
             if l + 1 < len(Whh):
-                below = Wxh[l + 1] @ h[l]
-        y = (Why @ h[-1] + by) / temperature       # eq. (27)
-        cdf = np.cumsum(np.exp(y - y.max()))       # eq. (28), unnormalised; inverse-CDF draw
-        ix = min(int(np.searchsorted(cdf, rng.random() * cdf[-1], side='right')), len(by) - 1)
+                below = Wxh[l + 1].dot(h[l]) + bh[l + 1]
+        ix = int((Why.dot(h[-1]) + by + g).argmax())   # eq. (27), then a draw from eq. (28)
         ixes.append(ix)
     return ixes, h
 
@@ -209,7 +202,7 @@ def eval_loss(data, params):
     for i in range(0, len(data) - 1, seq_length):
         targets = data[i + 1:i + seq_length + 1]
         loss, hs, _ = forward(data[i:i + len(targets)], targets, h, params)
-        total, h = total + loss, hs[-1]
+        total, h = total + loss, hs[:, -1]
     return total / (len(data) - 1)
 
 # -----------------------------------------------------------------------------
@@ -274,7 +267,7 @@ def generate_text(given):
         fail('--lines needs a newline in the vocabulary')
     rng = np.random.default_rng(seed)
     prime_ix = [char_to_ix[ch] for ch in prime] or [char_to_ix.get('\n', 0)]
-    h = forward(prime_ix[:-1], prime_ix[1:], np.zeros((num_layers, hidden_size), dtype), params)[1][-1]
+    h = forward(prime_ix[:-1], prime_ix[1:], np.zeros((num_layers, hidden_size), dtype), params)[1][:, -1]
     if not lines:
         ixes, _ = sample(h, prime_ix[-1], generate, params, rng, temperature)
         print(prime + ''.join(ix_to_char[i] for i in ixes))
@@ -312,7 +305,6 @@ def train(given):
         mems = [np.zeros_like(x) for x in params]
         hprev, n, p, elapsed = np.zeros((num_layers, hidden_size), dtype), 0, 0, 0.0
         smooth_loss = -np.log(1.0 / len(chars)) * seq_length   # the loss at iteration 0
-    scratch = [np.empty_like(x) for x in params]
     log_path = os.path.splitext(checkpoint_path)[0] + '.csv'
     os.makedirs(os.path.dirname(log_path) or '.', exist_ok=True)
     rows = open(log_path).readlines()[1:] if resume and os.path.exists(log_path) else []
@@ -349,7 +341,7 @@ def train(given):
             log.write(f'{n},{smooth_loss:.6f},{smooth_loss / seq_length:.6f},{val},'
                       f'{elapsed + time.time() - t0:.1f}\n')
             log.flush()
-        adagrad(params, grads, mems, scratch)
+        update(params, grads, mems)
         p, n = p + seq_length, n + 1
         if n % checkpoint_every == 0:
             checkpoint()

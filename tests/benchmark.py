@@ -18,7 +18,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import ROOT, load_script, oracle_lossFun, split_layers  # noqa: E402
+from common import ROOT, load_script, oracle_lossFun, oracle_update, script_params, split_layers  # noqa: E402
 
 args = dict(a[2:].split('=', 1) for a in sys.argv[1:])
 input_file = args.get('input_file', os.path.join(ROOT, '..', 'shared', 'data', 'tinyshakespeare.txt'))
@@ -50,24 +50,23 @@ def listing_loop(m, data, params, iters):
                 x = np.zeros((V, 1))
                 x[ix] = 1
         loss, dWxh, dWhh, dbh, dWhy, dby, hprev = oracle_lossFun(inputs, targets, hprev, Wxh, Whh, bh, Why, by)
-        for param, dparam, mem in zip(flat, dWxh + dWhh + dbh + [dWhy, dby], mems):
-            mem += dparam * dparam
-            param += -m.learning_rate * dparam / np.sqrt(mem + 1e-8)
+        oracle_update(flat, dWxh + dWhh + dbh + [dWhy, dby], mems, m.learning_rate)
         p += m.seq_length
 
 
-def script_loop(m, data, params, iters):
-    """The script's own step, as its train() runs it."""
-    mems = [np.zeros_like(x) for x in params]
-    scratch = [np.empty_like(x) for x in params]
-    hprev, p = np.zeros((m.num_layers, m.hidden_size) if m.SCRIPT == 'rnn3.py' else m.hidden_size), 0
+def script_loop(m, data, init, iters):
+    """The script's own step, as its train() runs it, in the dtype of init."""
+    params = script_params(init)
+    weights = init[0] if isinstance(init, tuple) else params     # min_char_rnn.py updates theta
+    mems = np.zeros_like(weights) if isinstance(init, tuple) else [np.zeros_like(x) for x in params]
+    hprev, p = np.zeros((m.num_layers, m.hidden_size) if m.SCRIPT == 'rnn3.py' else m.hidden_size, params[0].dtype), 0
     rng = np.random.default_rng(0)
     for n in range(iters):
         inputs, targets = data[p:p + m.seq_length], data[p + 1:p + m.seq_length + 1]
         if n % 100 == 0:
             m.sample(hprev, inputs[0], m.sample_length, params, rng)
         loss, grads, hprev = m.lossFun(inputs, targets, hprev, params)
-        m.adagrad(params, grads, mems, scratch)
+        m.update(weights, grads, mems)
         p += m.seq_length
 
 
@@ -96,13 +95,13 @@ def torch_loop(m, data, params, iters, torch):
         p += m.seq_length
 
 
-def peak_memory_mb(script):
+def peak_memory_mb(script, dtype):
     """Peak RSS of a real 200-iteration run of the script on the project's input.txt."""
-    code = ('import resource, runpy, sys, tempfile; sys.argv = [sys.argv[1], "--max_iters=200",'
+    code = ('import resource, runpy, sys, tempfile; sys.argv = sys.argv[1:] + ["--max_iters=200",'
             ' "--checkpoint_path=" + tempfile.mkdtemp() + "/c.npz"]\n'
             'try: runpy.run_path(sys.argv[0], run_name="__main__")\n'
             'finally: print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)')
-    r = subprocess.run([sys.executable, '-c', code, os.path.join(ROOT, script)], cwd=ROOT,
+    r = subprocess.run([sys.executable, '-c', code, os.path.join(ROOT, script), f'--dtype={dtype}'], cwd=ROOT,
                        capture_output=True, text=True)
     return int(r.stderr.split()[-1]) / 1024
 
@@ -113,29 +112,35 @@ def main():
         torch.set_num_threads(int(os.environ.get('OPENBLAS_NUM_THREADS', os.cpu_count())))
     except ImportError:
         torch = None
-    print(f'input {input_file}, {rounds} rounds, OPENBLAS_NUM_THREADS={os.environ.get("OPENBLAS_NUM_THREADS", "unset")}'
-          f', numpy {np.__version__}' + (f', torch {torch.__version__}' if torch else ', torch not installed'))
-    header = f'{"configuration":<34} {"listing it/s":>12} {"script it/s":>12} {"ratio":>7}'
-    header += f' {"torch it/s":>11}' if torch else ''
-    print(header + f' {"peak MB":>8}')
+    print(f'input {input_file}, {rounds} rounds, OPENBLAS_NUM_THREADS={os.environ.get("OPENBLAS_NUM_THREADS", "unset")}, '
+          f'numpy {np.__version__}, ' + (f'torch {torch.__version__}' if torch else 'torch not installed'))
+    print(f'{"script (defaults)":<30} {"dtype":<8} {"listing it/s":>12} {"script it/s":>12} {"ratio":>6}'
+          + (f' {"torch it/s":>10}' if torch else '') + f' {"peak MB":>8}  per-round ratios')
     for script in ['min_char_rnn.py', 'rnn3.py']:
         m = load_script(script)
         data, chars = m.load_data(input_file)
-        params = m.init_params(len(chars), np.random.default_rng(m.seed))
-        iters = ITERS[script]
-        loops = [('listing', listing_loop), ('script', script_loop)] + ([('torch', torch_loop)] if torch else [])
-        rates = {name: [] for name, _ in loops}
+        params = script_params(m.init_params(len(chars), np.random.default_rng(m.seed)))
+        loops = {'listing': lambda: listing_loop(m, data, [x.astype('float64') for x in params], ITERS[script])}
+        for dtype in ('float64', 'float32'):
+            def loop(dtype=dtype):
+                m.dtype = dtype
+                script_loop(m, data, m.init_params(len(chars), np.random.default_rng(m.seed)), ITERS[script])
+            loops[dtype] = loop
+        if torch:
+            loops['torch'] = lambda: torch_loop(m, data, params, ITERS[script], torch)
+        rates = {name: [] for name in loops}
         for _ in range(rounds):
-            for name, loop in loops:
+            for name, loop in loops.items():
                 start = time.perf_counter()
-                loop(m, data, [x.copy() for x in params], iters, *([torch] if name == 'torch' else []))
-                rates[name].append(iters / (time.perf_counter() - start))
+                loop()
+                rates[name].append(ITERS[script] / (time.perf_counter() - start))
         med = {k: float(np.median(v)) for k, v in rates.items()}
-        config = f'{script} H={m.hidden_size} T={m.seq_length}' + (f' L={m.num_layers}' if script == 'rnn3.py' else '')
-        line = f'{config:<34} {med["listing"]:>12.0f} {med["script"]:>12.0f} {med["script"] / med["listing"]:>6.1f}x'
-        line += f' {med["torch"]:>11.0f}' if torch else ''
-        print(line + f' {peak_memory_mb(script):>8.0f}', flush=True)
-        print(f'  per-round script/listing ratios: {", ".join(f"{a / b:.1f}" for a, b in zip(rates["script"], rates["listing"]))}')
+        config = f'{script} H={m.hidden_size}' + (f' L={m.num_layers}' if script == 'rnn3.py' else '') + f' T={m.seq_length}'
+        for dtype in ('float64', 'float32'):
+            line = f'{config:<30} {dtype:<8} {med["listing"]:>12.0f} {med[dtype]:>12.0f} {med[dtype] / med["listing"]:>5.1f}x'
+            line += f' {med["torch"]:>10.0f}' if torch else ''
+            line += f' {peak_memory_mb(script, dtype):>8.0f}  '
+            print(line + ' '.join(f'{a / b:.1f}' for a, b in zip(rates[dtype], rates['listing'])), flush=True)
 
 
 if __name__ == '__main__':

@@ -5,6 +5,7 @@ entry per time step, an outer product per step. The scripts' fast lossFun must m
 """
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 
@@ -35,9 +36,14 @@ def random_model(script, num_layers, hidden_size, vocab_size, rng, scale=0.5):
     m.hidden_size, m.dtype = hidden_size, 'float64'
     if num_layers > 1:
         m.num_layers = num_layers
-    params = [p + rng.standard_normal(p.shape) * scale for p in m.init_params(vocab_size, rng)]
+    params = [p + rng.standard_normal(p.shape) * scale for p in script_params(m.init_params(vocab_size, rng))]
     hprev = rng.uniform(-0.9, 0.9, (num_layers, hidden_size) if num_layers > 1 else hidden_size)
     return m, params, hprev
+
+
+def script_params(init):
+    """The per-array params from a script's init_params (min_char_rnn.py also returns theta)."""
+    return init[1] if isinstance(init, tuple) else init
 
 
 def split_layers(script, params):
@@ -56,7 +62,7 @@ def oracle_lossFun(inputs, targets, hprev, Wxh, Whh, bh, Why, by):
     """Listing-style loss and gradients for layers Wxh[l], Whh[l], bh[l] (bh as column vectors).
 
     Returns loss, dWxh, dWhh, dbh (per-layer lists), dWhy, dby, and the last hidden state of each
-    layer, all clipped to [-5, 5] as in the listing."""
+    layer."""
     L, V = len(Whh), Why.shape[0]
     xs, ys, ps = {}, {}, {}
     hs = [{-1: np.copy(hprev[l]).reshape(-1, 1)} for l in range(L)]
@@ -89,10 +95,16 @@ def oracle_lossFun(inputs, targets, hprev, Wxh, Whh, bh, Why, by):
             dWhh[l] += np.dot(dhraw, hs[l][t - 1].T)
             dhnext[l] = np.dot(Whh[l].T, dhraw)
             dh = np.dot(Wxh[l].T, dhraw)
-    for dparam in dWxh + dWhh + dbh + [dWhy, dby]:
-        np.clip(dparam, -5, 5, out=dparam)
     last = [hs[l][len(inputs) - 1] for l in range(L)]
     return loss, dWxh, dWhh, dbh, dWhy, dby, last
+
+
+def oracle_update(params, grads, mems, learning_rate):
+    """The listing's gradient clipping and Adagrad step, eq. (32)-(33), one array at a time."""
+    for param, dparam, mem in zip(params, grads, mems):
+        np.clip(dparam, -5, 5, out=dparam)
+        mem += dparam * dparam
+        param += -learning_rate * dparam / np.sqrt(mem + 1e-8)
 
 
 def oracle_for_script(script, inputs, targets, hprev, params):
@@ -109,3 +121,27 @@ def oracle_for_script(script, inputs, targets, hprev, params):
         grads = dWxh + dWhh + dbh + [dWhy, dby]
     last = np.array([h.ravel() for h in last])
     return loss, grads, last[0] if script == 'min_char_rnn.py' else last
+
+# -----------------------------------------------------------------------------
+# small runs of the scripts
+
+TEXT = 'the quick brown fox jumps over the lazy dog; pack my box with five dozen liquor jugs.\n' * 30
+SMALL = {'min_char_rnn.py': ['--hidden_size=12'], 'rnn3.py': ['--hidden_size=10', '--num_layers=3']}
+
+
+def write_text(tmp_path, text=TEXT, name='input.txt'):
+    path = tmp_path / name
+    path.write_text(text, encoding='utf-8')
+    return str(path)
+
+
+def small_args(script, tmp_path, *extra, text=TEXT):
+    """Arguments for a fast run of a small model on a small text inside tmp_path."""
+    return [f'--input_file={write_text(tmp_path, text)}', *SMALL[script],
+            f'--checkpoint_path={tmp_path / "out" / "ck.npz"}', *extra]
+
+
+def loss_lines(stdout):
+    """(iteration, printed loss) for every line in the paper's format."""
+    return [(int(m.group(1)), float(m.group(2)))
+            for m in re.finditer(r'^iter (\d+), loss: (\d+\.\d{6})\b', stdout, re.M)]

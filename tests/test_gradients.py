@@ -1,8 +1,8 @@
-"""lossFun is correct: it matches numerical gradients and the per-time-step oracle."""
+"""lossFun and the update are correct: they match numerical gradients and the listing oracle."""
 import numpy as np
 import pytest
 
-from common import SCRIPTS, oracle_for_script, random_model
+from common import SCRIPTS, load_script, oracle_for_script, oracle_update, random_model, script_params
 
 LAYERS = {'min_char_rnn.py': 1, 'rnn3.py': 3}
 
@@ -17,7 +17,7 @@ def test_gradients_match_central_differences_for_every_parameter(script):
     assert len(grads) == len(params) == (5 if script == 'min_char_rnn.py' else 11)
     eps = 1e-5
     for param, dparam in zip(params, grads):
-        assert np.abs(dparam).max() < 5, 'clipping must not be active in a gradient check'
+        assert np.abs(dparam).max() < 5, 'gradients this small are left alone by clipping'
         assert np.abs(dparam).max() > 1e-3, 'every parameter array gets a real gradient'
         num = np.zeros_like(param)
         for i in np.ndindex(param.shape):
@@ -35,7 +35,6 @@ def test_gradients_match_central_differences_for_every_parameter(script):
 @pytest.mark.parametrize('script', SCRIPTS)
 @pytest.mark.parametrize('T, scale', [(25, 0.5), (1, 0.5), (13, 3.0)])
 def test_lossFun_equals_the_per_time_step_oracle(script, T, scale):
-    """scale 3.0 makes some gradients exceed 5, so clipping is compared as well."""
     rng = np.random.default_rng(T)
     V, H = 11, 16
     m, params, hprev = random_model(script, LAYERS[script], H, V, rng, scale=scale)
@@ -48,8 +47,28 @@ def test_lossFun_equals_the_per_time_step_oracle(script, T, scale):
         assert got.shape == want.shape
         np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)
     np.testing.assert_allclose(h, want_h, rtol=1e-10, atol=1e-10)
-    if scale > 1:
-        assert any(np.abs(g).max() == 5 for g in grads), 'this case is meant to clip'
     for p, q in zip(params, before[0]):
         assert np.array_equal(p, q), 'lossFun must not change the weights'
     assert np.array_equal(hprev, before[1]), 'lossFun must not change hprev'
+
+
+@pytest.mark.parametrize('script', SCRIPTS)
+def test_update_clips_to_5_and_applies_adagrad_as_the_listing(script):
+    rng = np.random.default_rng(1)
+    m = load_script(script)
+    m.hidden_size, m.dtype, m.learning_rate = 6, 'float64', 0.1
+    init = m.init_params(9, rng)
+    params = script_params(init)
+    grads = [rng.standard_normal(p.shape) * 8 for p in params]      # many entries beyond +-5
+    mems = [rng.uniform(0, 2, p.shape) for p in params]
+    assert sum((np.abs(g) > 5).sum() for g in grads) > 10
+    want_params, want_mems = [p.copy() for p in params], [x.copy() for x in mems]
+    oracle_update(want_params, [g.copy() for g in grads], want_mems, 0.1)
+    if script == 'min_char_rnn.py':
+        mem = np.concatenate([x.ravel() for x in mems])
+        m.update(init[0], grads, mem)
+        mems = m.unflatten(mem, 9)
+    else:
+        m.update(params, grads, mems)
+    for got, want in zip(params + mems, want_params + want_mems):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
