@@ -28,7 +28,7 @@ max_iters = 1000000              # the paper's run is about 1M iterations
 print_every = 100                # print the loss and a sample every this many iterations
 sample_length = 200
 seed = 1337                      # initial weights and sampling
-dtype = 'float64'                # or 'float32'
+dtype = 'float32'                # or 'float64': same results within noise, slower (README, Speed)
 val_fraction = 0.0               # held-out tail of the text (0: train on all of it, as the paper)
 eval_every = 10000               # held-out loss every this many iterations
 checkpoint_path = 'out/min_char_rnn.npz'
@@ -318,7 +318,7 @@ def train(given):
         if not np.isfinite(loss):
             fail(f'loss became {loss} at iteration {n}; the last checkpoint is kept; '
                  'try a smaller --learning_rate')
-        smooth_loss = smooth_loss * 0.999 + loss * 0.001
+        smooth_loss = smooth_loss * 0.999 + float(loss) * 0.001   # float64 whatever the dtype
         if n % print_every == 0:
             print(f'----\niter {n}, loss: {smooth_loss:f} ({smooth_loss / seq_length:.4f} nats/char)\n----')
             print(''.join(ix_to_char[ix] for ix in sample_ix))
@@ -333,13 +333,14 @@ def train(given):
     signal.signal(signal.SIGINT, old_handler)
     took = time.time() - t0
     print(f'{"interrupted" if stop else "stopped"} at iteration {n} ({(n - n0) / max(took, 1e-9):.0f} '
-          f'iter/s); saved {checkpoint_path}', file=sys.stderr)
+          f'iter/s); saved {checkpoint_path}' + ('; continue with --resume=True' if stop else ''), file=sys.stderr)
     if stop:
         sys.exit(130)
 
 
 def main(argv):
     given = configure(argv)
+    np.seterr(all='ignore')   # a non-finite loss is caught and reported by the training loop
     try:
         generate_text(given) if generate or lines else train(given)
     except KeyboardInterrupt:

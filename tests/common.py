@@ -130,6 +130,7 @@ SMALL = {'min_char_rnn.py': ['--hidden_size=12'], 'rnn3.py': ['--hidden_size=10'
 
 
 def write_text(tmp_path, text=TEXT, name='input.txt'):
+    tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / name
     path.write_text(text, encoding='utf-8')
     return str(path)

@@ -19,8 +19,8 @@ def test_first_printed_loss_is_seq_length_times_ln_vocab_size(script, dtype, tmp
 
 @pytest.mark.parametrize('script', SCRIPTS)
 def test_training_on_repetitive_text_cuts_held_out_loss_tenfold(script, tmp_path, capsys):
-    load_script(script).main(small_args(script, tmp_path, '--max_iters=1501', '--learning_rate=0.1',
-                                        '--val_fraction=0.1', '--eval_every=1500', '--print_every=1500'))
+    load_script(script).main(small_args(script, tmp_path, '--max_iters=3001', '--learning_rate=0.1',
+                                        '--val_fraction=0.1', '--eval_every=3000', '--print_every=3000'))
     held_out = [float(x) for x in re.findall(r'held-out loss: ([\d.]+) nats/char', capsys.readouterr().out)]
     assert len(held_out) == 2
     assert held_out[1] < held_out[0] / 10, held_out

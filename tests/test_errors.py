@@ -1,0 +1,198 @@
+"""Bad input ends in one clear line on stderr and a non-zero exit; no checkpoint is harmed."""
+import json
+import re
+
+import numpy as np
+import pytest
+
+from common import SCRIPTS, run_script, small_args
+
+
+def assert_clean_error(r, *words):
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode != 0
+    assert len(lines) == 1 and 'Traceback' not in r.stderr, r.stderr
+    assert lines[0].startswith(('min_char_rnn.py: error: ', 'rnn3.py: error: ')), lines[0]
+    for word in words:
+        assert word in lines[0], lines[0]
+
+
+BAD_ARGUMENTS = [
+    (['--hiden_size=5'], "unknown hyperparameter 'hiden_size'"),
+    (['--hidden_size=abc'], '--hidden_size takes a int'),
+    (['--learning_rate=fast'], '--learning_rate takes a float'),
+    (['--resume=maybe'], '--resume takes a bool'),
+    (['hidden_size=5'], 'expected --name=value'),
+    (['--hidden_size'], 'expected --name=value'),
+    (['--hidden_size=0'], '--hidden_size must be positive'),
+    (['--seq_length=-3'], '--seq_length must be positive'),
+    (['--learning_rate=0'], '--learning_rate must be positive'),
+    (['--learning_rate=nan'], '--learning_rate must be positive'),
+    (['--max_iters=0'], '--max_iters must be positive'),
+    (['--temperature=-1'], '--temperature must be positive'),
+    (['--checkpoint_every=0'], '--checkpoint_every must be positive'),
+    (['--generate=-2'], '--generate and --lines must be 0 or more'),
+    (['--val_fraction=1.5'], '--val_fraction must be in [0, 1)'),
+    (['--dtype=float16'], '--dtype must be float64 or float32'),
+    (['--input_file=does/not/exist.txt'], 'cannot read input file does/not/exist.txt: No such file'),
+    (['--input_file=.'], 'cannot read input file .: Is a directory'),
+]
+
+
+@pytest.mark.parametrize('script', SCRIPTS)
+@pytest.mark.parametrize('args, message', BAD_ARGUMENTS, ids=[' '.join(a) for a, _ in BAD_ARGUMENTS])
+def test_bad_command_line_is_one_line_error(script, args, message, tmp_path):
+    assert_clean_error(run_script(script, *args, cwd=tmp_path), message)
+
+
+BAD_TEXTS = [
+    ('', 'has 0 characters'),
+    ('too short', 'has 9 characters; training needs at least seq_length + 1 = 26'),
+]
+
+
+@pytest.mark.parametrize('script', SCRIPTS)
+@pytest.mark.parametrize('text, message', BAD_TEXTS)
+def test_empty_or_short_input_is_one_line_error(script, text, message, tmp_path):
+    assert_clean_error(run_script(script, *small_args(script, tmp_path, text=text)), message)
+
+
+@pytest.mark.parametrize('script', SCRIPTS)
+def test_input_that_is_not_utf8_is_one_line_error(script, tmp_path):
+    path = tmp_path / 'latin1.txt'
+    path.write_bytes('caf\xe9 au lait, ' .encode('latin-1') * 10)
+    assert_clean_error(run_script(script, f'--input_file={path}'), 'is not UTF-8 text (byte 3)')
+
+
+@pytest.mark.parametrize('script', SCRIPTS)
+def test_held_out_split_that_leaves_too_little_is_one_line_error(script, tmp_path):
+    r = run_script(script, *small_args(script, tmp_path, '--val_fraction=0.999'))
+    assert_clean_error(r, '--val_fraction=0.999 leaves')
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory):
+    """A checkpoint of each script, trained for a few iterations; tests copy it."""
+    out = {}
+    for script in SCRIPTS:
+        tmp = tmp_path_factory.mktemp(script[:-3])
+        r = run_script(script, *small_args(script, tmp, '--max_iters=30'))
+        assert r.returncode == 0, r.stderr
+        out[script] = (tmp, (tmp / 'out' / 'ck.npz').read_bytes())
+    return out
+
+
+def checkpoint_case(script, tmp_path, trained, writer):
+    """Put a checkpoint made by writer(path) in place; return its path and the args to use it."""
+    path = tmp_path / 'out' / 'ck.npz'
+    path.parent.mkdir()
+    writer(path, trained)
+    return path, small_args(script, tmp_path)
+
+
+def truncated(path, trained, script):
+    path.write_bytes(trained[script][1][:len(trained[script][1]) // 2])
+
+
+def garbage(path, trained, script):
+    path.write_bytes(np.random.default_rng(0).bytes(5000))
+
+
+def pickled(path, trained, script):
+    np.savez(path, meta=np.array([{'script': script}], dtype=object))
+
+
+def other_arrays(path, trained, script):
+    np.savez(path, weights=np.ones(3))
+
+
+def from_other_script(path, trained, script):
+    other = [s for s in SCRIPTS if s != script][0]
+    path.write_bytes(trained[other][1])
+
+
+def damaged_array(path, trained, script):
+    src = np.load(trained[script][0] / 'out' / 'ck.npz', allow_pickle=False)
+    arrays = {k: src[k] for k in src.files}
+    arrays['Whh'] = arrays['Whh'][:3]
+    np.savez(path, **arrays)
+
+
+BAD_CHECKPOINTS = [(truncated, 'is not a usable'), (garbage, 'is not a usable'),
+                   (pickled, 'is not a usable'), (other_arrays, 'is not a usable'),
+                   (from_other_script, 'it was written by'), (damaged_array, 'Whh is damaged')]
+
+
+@pytest.mark.parametrize('script', SCRIPTS)
+@pytest.mark.parametrize('writer, message', BAD_CHECKPOINTS, ids=[w.__name__ for w, _ in BAD_CHECKPOINTS])
+@pytest.mark.parametrize('mode', ['--resume=True', '--generate=20'])
+def test_unusable_checkpoint_is_one_line_error_and_left_as_it_was(script, writer, message, mode, tmp_path, trained):
+    path, args = checkpoint_case(script, tmp_path, trained, lambda p, t: writer(p, t, script))
+    before = path.read_bytes()
+    assert_clean_error(run_script(script, *args, mode), str(path), message)
+    assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize('script', SCRIPTS)
+@pytest.mark.parametrize('mode', ['--resume=True', '--generate=20', '--lines=3'])
+def test_missing_checkpoint_is_one_line_error(script, mode, tmp_path):
+    assert_clean_error(run_script(script, *small_args(script, tmp_path), mode), 'no checkpoint at')
+
+
+def copy_trained(script, tmp_path, trained):
+    path = tmp_path / 'out' / 'ck.npz'
+    path.parent.mkdir()
+    path.write_bytes(trained[script][1])
+    return path
+
+
+@pytest.mark.parametrize('script', SCRIPTS)
+def test_resume_with_another_model_shape_is_refused_and_says_what_differs(script, tmp_path, trained):
+    path = copy_trained(script, tmp_path, trained)
+    r = run_script(script, *small_args(script, tmp_path), '--resume=True', '--hidden_size=7')
+    assert_clean_error(r, 'hidden_size=', 'not 7')
+    assert path.read_bytes() == trained[script][1]
+
+
+@pytest.mark.parametrize('script', SCRIPTS)
+def test_resume_on_text_with_another_vocabulary_is_refused(script, tmp_path, trained):
+    path = copy_trained(script, tmp_path, trained)
+    r = run_script(script, *small_args(script, tmp_path, text='ABCDEFGHIJKLMNOPQRSTUVWXYZ' * 3), '--resume=True')
+    assert_clean_error(r, 'different vocabulary', '26 symbols')
+    assert path.read_bytes() == trained[script][1]
+
+
+@pytest.mark.parametrize('script', SCRIPTS)
+def test_new_run_does_not_overwrite_an_existing_checkpoint(script, tmp_path, trained):
+    path = copy_trained(script, tmp_path, trained)
+    assert_clean_error(run_script(script, *small_args(script, tmp_path)), 'exists: continue it with --resume=True')
+    assert path.read_bytes() == trained[script][1]
+
+
+@pytest.mark.parametrize('script', SCRIPTS)
+@pytest.mark.parametrize('every', [10000, 1])
+def test_loss_that_becomes_infinite_stops_the_run_and_keeps_the_last_good_checkpoint(script, every, tmp_path, trained):
+    path = copy_trained(script, tmp_path, trained)
+    r = run_script(script, *small_args(script, tmp_path), '--resume=True', '--learning_rate=1e30',
+                   '--max_iters=1000', f'--checkpoint_every={every}')
+    assert_clean_error(r, 'loss became', 'the last checkpoint is kept')
+    failed_at = int(re.search(r'at iteration (\d+)', r.stderr).group(1))
+    if every > 1:
+        assert path.read_bytes() == trained[script][1]
+    with np.load(path, allow_pickle=False) as ck:
+        assert json.loads(str(ck['meta']))['n'] <= failed_at
+        assert all(np.isfinite(ck[k]).all() for k in ck.files if k != 'meta')
+
+
+@pytest.mark.parametrize('script', SCRIPTS)
+def test_priming_text_outside_the_vocabulary_is_one_line_error(script, tmp_path, trained):
+    copy_trained(script, tmp_path, trained)
+    r = run_script(script, *small_args(script, tmp_path), '--generate=10', '--prime=QUIZ')
+    assert_clean_error(r, "--prime has 'Q'", 'not in the model')
+
+
+@pytest.mark.parametrize('script', SCRIPTS)
+def test_lines_without_newline_in_the_vocabulary_is_one_line_error(script, tmp_path):
+    args = small_args(script, tmp_path, '--max_iters=5', text='abcdefghij' * 5)
+    assert run_script(script, *args).returncode == 0
+    assert_clean_error(run_script(script, *args, '--lines=2'), '--lines needs a newline')

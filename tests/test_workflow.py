@@ -1,0 +1,150 @@
+"""Long runs: checkpoints, exact resume (also after Ctrl-C), sampling a saved model, held-out loss, the log."""
+import errno
+import json
+import math
+import os
+import re
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from common import ROOT, SCRIPTS, TEXT, load_script, loss_lines, run_script, small_args
+
+EXTRA = ['--print_every=50', '--sample_length=40', '--val_fraction=0.1', '--eval_every=100']
+
+
+def csv_rows(tmp_path):
+    """The loss log without its elapsed-seconds column, which differs between runs."""
+    lines = (tmp_path / 'out' / 'ck.csv').read_text().splitlines()
+    return [line.rsplit(',', 1)[0] for line in lines]
+
+
+@pytest.mark.parametrize('script', SCRIPTS)
+def test_run_stopped_halfway_and_resumed_prints_what_one_run_prints(script, tmp_path):
+    whole = run_script(script, *small_args(script, tmp_path / 'a', '--max_iters=400', *EXTRA))
+    first = run_script(script, *small_args(script, tmp_path / 'b', '--max_iters=200', *EXTRA))
+    second = run_script(script, *small_args(script, tmp_path / 'b', '--max_iters=400', *EXTRA), '--resume=True')
+    assert whole.returncode == first.returncode == second.returncode == 0, second.stderr
+    assert len(loss_lines(whole.stdout)) == 8 and whole.stdout.count('held-out loss') == 4
+    assert first.stdout + second.stdout == whole.stdout
+    assert csv_rows(tmp_path / 'b') == csv_rows(tmp_path / 'a')
+
+
+@pytest.mark.parametrize('script', SCRIPTS)
+def test_ctrl_c_saves_a_checkpoint_that_resumes_exactly(script, tmp_path):
+    args = small_args(script, tmp_path / 'b', *EXTRA)
+    env = dict(os.environ, OPENBLAS_NUM_THREADS='1', PYTHONUNBUFFERED='1')
+    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, script), *args, '--max_iters=1000000'],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    seen = ''
+    while 'iter 100, loss' not in seen:
+        seen += proc.stdout.readline()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.stdout.read(), proc.stderr.read()    # not communicate(): it skips what readline buffered
+    proc.wait(timeout=60)
+    assert proc.returncode == 130 and 'Traceback' not in err, err
+    stopped = int(re.search(r'interrupted at iteration (\d+)', err).group(1))
+    assert 100 < stopped < 1000000 and '--resume=True' in err
+    end = stopped + 120
+    resumed = run_script(script, *args, f'--max_iters={end}', '--resume=True')
+    whole = run_script(script, *small_args(script, tmp_path / 'a', *EXTRA), f'--max_iters={end}')
+    assert resumed.returncode == whole.returncode == 0
+    assert seen + out + resumed.stdout == whole.stdout
+
+
+@pytest.mark.parametrize('script', SCRIPTS)
+def test_checkpoint_is_plain_arrays_with_everything_a_resume_needs(script, tmp_path):
+    assert run_script(script, *small_args(script, tmp_path, '--max_iters=30')).returncode == 0
+    with np.load(tmp_path / 'out' / 'ck.npz', allow_pickle=False) as ck:
+        names = set(ck.files)
+        meta = json.loads(str(ck['meta']))
+        assert ck['Whh'].dtype == np.float32 and ck['hprev'].any()
+    weights = {'Wxh', 'Whh', 'Why', 'bh', 'by'} | ({'Wxh2', 'Wxh3', 'Whh2', 'Whh3', 'bh2', 'bh3'} if script == 'rnn3.py' else set())
+    assert names == weights | {'m' + k for k in weights} | {'hprev', 'meta'}
+    assert meta['script'] == script and meta['n'] == 30 and meta['p'] == 30 * 25
+    assert meta['chars'] == sorted(set(TEXT)) and meta['config']['hidden_size'] == (12 if script == 'min_char_rnn.py' else 10)
+    assert math.isfinite(meta['smooth_loss']) and meta['rng']['bit_generator'] == 'PCG64'
+    assert not any(f.endswith('.tmp') for f in os.listdir(tmp_path / 'out'))
+
+
+@pytest.mark.parametrize('script', SCRIPTS)
+def test_failed_checkpoint_write_leaves_the_previous_checkpoint_whole(script, tmp_path, monkeypatch, capsys):
+    args = small_args(script, tmp_path, '--max_iters=20')
+    load_script(script).main(args)
+    path = tmp_path / 'out' / 'ck.npz'
+    before = path.read_bytes()
+    m = load_script(script)
+
+    def disk_full(f, **arrays):
+        f.write(b'PK\x03\x04 half a checkpoint')
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    monkeypatch.setattr(m.np, 'savez', disk_full)
+    with pytest.raises(SystemExit) as e:
+        m.main(args + ['--resume=True', '--max_iters=40'])
+    assert 'No space left on device; the previous one is untouched' in str(e.value)
+    assert path.read_bytes() == before and os.listdir(path.parent) == ['ck.npz', 'ck.csv'] or \
+        sorted(os.listdir(path.parent)) == ['ck.csv', 'ck.npz']
+
+
+@pytest.fixture(scope='module')
+def names_model(tmp_path_factory):
+    """Each script trained on a list of names, one per line."""
+    names = '\n'.join(['Hydrogen', 'Helium', 'Lithium', 'Beryllium', 'Sodium', 'Magnesium', 'Calcium',
+                       'Titanium', 'Chromium', 'Germanium', 'Selenium', 'Rubidium', 'Strontium']) + '\n'
+    out = {}
+    for script in SCRIPTS:
+        tmp = tmp_path_factory.mktemp(script[:-3])
+        args = small_args(script, tmp, '--max_iters=600', '--learning_rate=0.1', '--seq_length=10', text=names)
+        assert run_script(script, *args).returncode == 0
+        out[script] = args
+    return out
+
+
+@pytest.mark.parametrize('script', SCRIPTS)
+def test_generate_prints_prime_then_n_characters_reproducibly(script, names_model):
+    args = names_model[script] + ['--generate=50', '--prime=Sel', '--temperature=0.7']
+    a, b = run_script(script, *args), run_script(script, *args)
+    c = run_script(script, *args, '--seed=7')
+    assert a.returncode == 0 and a.stderr == ''
+    assert a.stdout.startswith('Sel') and len(a.stdout) == 3 + 50 + 1
+    assert a.stdout == b.stdout != c.stdout
+
+
+@pytest.mark.parametrize('script', SCRIPTS)
+def test_low_temperature_generates_likelier_text_than_high(script, names_model):
+    """Loss of generated text under the model: lower at T=0.3 than at T=1.5."""
+    def per_char_loss(temperature):
+        r = run_script(script, *names_model[script], '--generate=400', f'--temperature={temperature}')
+        m = load_script(script)
+        m.configure(names_model[script] + ['--resume=True'])
+        theta_or_params, _, _, meta = m.load_checkpoint({})
+        params = m.unflatten(theta_or_params, len(meta['chars'])) if script == 'min_char_rnn.py' else theta_or_params
+        ix = np.array([meta['chars'].index(ch) for ch in r.stdout[:-1]])
+        h = np.zeros((m.num_layers, m.hidden_size) if script == 'rnn3.py' else m.hidden_size, np.float32)
+        return m.forward(ix[:-1], ix[1:], h, params)[0] / (len(ix) - 1)
+    assert per_char_loss(0.3) < per_char_loss(1.5)
+
+
+@pytest.mark.parametrize('script', SCRIPTS)
+def test_lines_prints_that_many_generated_lines(script, names_model):
+    r = run_script(script, *names_model[script], '--lines=8')
+    lines = r.stdout.split('\n')
+    assert r.returncode == 0 and len(lines) == 9 and lines[-1] == ''
+    assert sum(name.endswith('ium') for name in lines) >= 2, lines
+
+
+@pytest.mark.parametrize('script', SCRIPTS)
+def test_held_out_loss_is_printed_in_nats_and_bits_and_logged(script, tmp_path):
+    r = run_script(script, *small_args(script, tmp_path, '--max_iters=201', *EXTRA))
+    held = re.findall(r'^iter (\d+), held-out loss: ([\d.]+) nats/char, ([\d.]+) bits/char$', r.stdout, re.M)
+    assert [int(n) for n, _, _ in held] == [0, 100, 200]
+    assert all(abs(float(bits) - float(nats) / math.log(2)) < 1e-3 for _, nats, bits in held)
+    rows = [line.split(',') for line in csv_rows(tmp_path)]
+    assert rows[0] == ['iter', 'smooth_loss', 'loss_per_char', 'val_loss_per_char']
+    assert [int(row[0]) for row in rows[1:]] == [0, 50, 100, 150, 200]
+    assert [row[3] != '' for row in rows[1:]] == [True, False, True, False, True]
+    for (n, loss), row in zip(loss_lines(r.stdout), rows[1:]):
+        assert abs(float(row[1]) - loss) < 1e-5 and abs(float(row[2]) - loss / 25) < 1e-5
