@@ -10,12 +10,7 @@ the column gather W[:, x]; the only sequential work is one matrix-vector product
   python min_char_rnn.py --resume=True                   # continue the saved run exactly
   python min_char_rnn.py --generate=500 --prime="ROMEO:" --temperature=0.8
 """
-import json
-import os
-import signal
-import sys
-import time
-
+import json, os, signal, sys, time
 import numpy as np
 
 # -----------------------------------------------------------------------------
@@ -45,10 +40,8 @@ model_keys = ['hidden_size']     # fixed by a checkpoint
 SCRIPT = os.path.basename(__file__)
 NAMES = ['Wxh', 'Whh', 'Why', 'bh', 'by']
 
-
 def fail(msg):
     sys.exit(f'{SCRIPT}: error: {msg}')
-
 
 def configure(argv):
     """Apply --name=value overrides (typed by the default); return the ones given."""
@@ -81,8 +74,6 @@ def configure(argv):
 
 # -----------------------------------------------------------------------------
 # data
-
-
 def load_data(path):
     """The text as one integer array, and its sorted vocabulary (stable across runs)."""
     try:
@@ -101,8 +92,6 @@ def load_data(path):
 
 # -----------------------------------------------------------------------------
 # model
-
-
 def unflatten(theta, vocab_size):
     """The paper's Wxh, Whh, Why, bh, by as views into the flat parameter vector theta."""
     H, V, params, i = hidden_size, vocab_size, [], 0
@@ -110,7 +99,6 @@ def unflatten(theta, vocab_size):
         params.append(theta[i:i + int(np.prod(shape))].reshape(shape))
         i += params[-1].size
     return params
-
 
 def init_params(vocab_size, rng):
     """Theta (all weights in one vector, so clipping and Adagrad are a pass each) and its views."""
@@ -120,12 +108,10 @@ def init_params(vocab_size, rng):
         W[...] = rng.standard_normal(W.shape) * 0.01
     return theta, params
 
-
 def softmax(ys):
     """Eq. (28) for each row; subtracting the row max changes nothing but avoids overflow."""
     e = np.exp(ys - ys.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
-
 
 def forward(inputs, targets, hprev, params):
     """Eq. (26)-(29) over a sequence: the loss J, hs (hs[0] = hprev, hs[t+1] = h_t) and p_t."""
@@ -138,7 +124,6 @@ def forward(inputs, targets, hprev, params):
     ps = softmax(hs[1:].dot(Why.T) + by)          # eq. (27), (28), all t at once
     loss = -np.log(ps[np.arange(len(targets)), targets]).sum()   # eq. (29)
     return loss, hs, ps
-
 
 def lossFun(inputs, targets, hprev, params):
     """Loss, gradients (BPTT) and the last hidden state."""
@@ -157,14 +142,12 @@ def lossFun(inputs, targets, hprev, params):
     dWxh = dhraw.T.dot(np.eye(len(by), dtype=dh.dtype)[inputs])   # sum_t dhraw_t one_hot(x_t)^T
     return loss, [dWxh, dWhh, dWhy, dbh, dby], hs[-1]
 
-
 def update(theta, grads, mem):
     """Clip the gradient to [-5, 5] (against exploding gradients), then Adagrad, eq. (32)-(33)."""
     dtheta = np.concatenate([dparam.ravel() for dparam in grads])
     np.clip(dtheta, -5, 5, out=dtheta)
     mem += dtheta * dtheta                         # eq. (33): G += g^2, per component
     theta -= learning_rate * dtheta / np.sqrt(mem + 1e-8)   # eq. (32)
-
 
 def sample(h, seed_ix, n, params, rng, temperature=1.0):
     """n character indices sampled from the model, fed seed_ix first; and the hidden state after."""
@@ -179,7 +162,6 @@ def sample(h, seed_ix, n, params, rng, temperature=1.0):
         ixes.append(ix)
     return ixes, h
 
-
 def eval_loss(data, params):
     """Mean loss per character on held-out data, carrying h across chunks as in training."""
     h, total = np.zeros(hidden_size, dtype), 0.0
@@ -191,8 +173,6 @@ def eval_loss(data, params):
 
 # -----------------------------------------------------------------------------
 # checkpoints: .npz of arrays plus a JSON string; loaded as data only (allow_pickle=False)
-
-
 def save_checkpoint(theta, mem, hprev, meta):
     V = len(meta['chars'])
     arrays = dict(zip(NAMES, unflatten(theta, V)), **{'m' + k: m for k, m in zip(NAMES, unflatten(mem, V))})
@@ -208,7 +188,6 @@ def save_checkpoint(theta, mem, hprev, meta):
         if os.path.exists(tmp):
             os.remove(tmp)
         fail(f'cannot write checkpoint {checkpoint_path}: {e.strerror}; the previous one is untouched')
-
 
 def load_checkpoint(given):
     """Theta, Adagrad memory, hprev and metadata; adopts the checkpoint's model shape."""
@@ -236,8 +215,6 @@ def load_checkpoint(given):
 
 # -----------------------------------------------------------------------------
 # sampling a saved model, and training
-
-
 def generate_text(given):
     theta, _, _, meta = load_checkpoint(given)
     ix_to_char = meta['chars']
@@ -251,18 +228,9 @@ def generate_text(given):
     rng = np.random.default_rng(seed)
     prime_ix = [char_to_ix[ch] for ch in prime] or [char_to_ix.get('\n', 0)]
     h = forward(prime_ix[:-1], prime_ix[1:], np.zeros(hidden_size, dtype), params)[1][-1]
-    if not lines:
-        ixes, _ = sample(h, prime_ix[-1], generate, params, rng, temperature)
-        print(prime + ''.join(ix_to_char[i] for i in ixes))
-        return
-    out, ix = [prime], prime_ix[-1]
-    for _ in range(generate or 1000 * lines):   # a cap, in case the model never ends a line
-        [ix], h = sample(h, ix, 1, params, rng, temperature)
-        out.append(ix_to_char[ix])
-        if ix_to_char[ix] == '\n' and out.count('\n') == lines:
-            break
-    print(''.join(out), end='')
-
+    ixes, _ = sample(h, prime_ix[-1], generate or 1000 * lines, params, rng, temperature)
+    text = prime + ''.join(ix_to_char[i] for i in ixes)
+    print(''.join(text.splitlines(keepends=True)[:lines]) if lines else text, end='' if lines else '\n')
 
 def train(given):
     data, chars = load_data(input_file)
@@ -336,7 +304,6 @@ def train(given):
           f'iter/s); saved {checkpoint_path}' + ('; continue with --resume=True' if stop else ''), file=sys.stderr)
     if stop:
         sys.exit(130)
-
 
 def main(argv):
     given = configure(argv)

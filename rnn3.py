@@ -14,12 +14,7 @@ matrix-vector product per layer per step.
   python rnn3.py --resume=True                           # continue the saved run exactly
   python rnn3.py --generate=500 --prime="ROMEO:" --temperature=0.8
 """
-import json
-import os
-import signal
-import sys
-import time
-
+import json, os, signal, sys, time
 import numpy as np
 
 # -----------------------------------------------------------------------------
@@ -49,10 +44,8 @@ config_keys = [k for k, v in globals().items()
 model_keys = ['hidden_size', 'num_layers']     # fixed by a checkpoint
 SCRIPT = os.path.basename(__file__)
 
-
 def fail(msg):
     sys.exit(f'{SCRIPT}: error: {msg}')
-
 
 def configure(argv):
     """Apply --name=value overrides (typed by the default); return the ones given."""
@@ -85,8 +78,6 @@ def configure(argv):
 
 # -----------------------------------------------------------------------------
 # data
-
-
 def load_data(path):
     """The text as one integer array, and its sorted vocabulary (stable across runs)."""
     try:
@@ -105,12 +96,9 @@ def load_data(path):
 
 # -----------------------------------------------------------------------------
 # model
-
-
 def layer_names(L):
     """The paper's names, in the order of params: Wxh, Wxh2, Wxh3, Whh, ..., bh3, Why, by."""
     return [w + (str(l + 1) if l else '') for w in ('Wxh', 'Whh', 'bh') for l in range(L)] + ['Why', 'by']
-
 
 def init_params(vocab_size, rng):
     H = hidden_size
@@ -120,17 +108,14 @@ def init_params(vocab_size, rng):
     bh, by = [np.zeros(H) for l in range(num_layers)], np.zeros(vocab_size)
     return [p.astype(dtype) for p in Wxh + Whh + bh + [Why, by]]
 
-
 def unpack(params):
     L = (len(params) - 2) // 3
     return params[:L], params[L:2 * L], params[2 * L:3 * L], params[-2], params[-1]
-
 
 def softmax(ys):
     """Eq. (28) for each row; subtracting the row max changes nothing but avoids overflow."""
     e = np.exp(ys - ys.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
-
 
 def forward(inputs, targets, hprev, params):
     """Eq. (26)-(29) over a sequence: the loss J, hs (hs[l, 0] = hprev[l], hs[l, t+1] = h^l_t), p_t."""
@@ -145,7 +130,6 @@ def forward(inputs, targets, hprev, params):
     ps = softmax(hs[-1, 1:].dot(Why.T) + by)      # eq. (27), (28) on the top layer, all t at once
     loss = -np.log(ps[np.arange(len(targets)), targets]).sum()   # eq. (29)
     return loss, hs, ps
-
 
 def lossFun(inputs, targets, hprev, params):
     """Loss, gradients (BPTT through time and down the stack) and the last hidden states."""
@@ -169,14 +153,12 @@ def lossFun(inputs, targets, hprev, params):
             dh = dhraw.dot(Wxh[l])                 # row t: Wxh_l^T dhraw_t, into the layer below
     return loss, dWxh + dWhh + dbh + [dWhy, dby], hs[:, -1]
 
-
 def update(params, grads, mems):
     """Clip each gradient to [-5, 5] (against exploding gradients), then Adagrad, eq. (32)-(33)."""
     for param, dparam, mem in zip(params, grads, mems):
         np.clip(dparam, -5, 5, out=dparam)
         mem += dparam * dparam                     # eq. (33): G += g^2, per component
         param -= learning_rate * dparam / np.sqrt(mem + 1e-8)   # eq. (32)
-
 
 def sample(h, seed_ix, n, params, rng, temperature=1.0):
     """n character indices sampled from the model, fed seed_ix first; and the hidden states after."""
@@ -195,7 +177,6 @@ def sample(h, seed_ix, n, params, rng, temperature=1.0):
         ixes.append(ix)
     return ixes, h
 
-
 def eval_loss(data, params):
     """Mean loss per character on held-out data, carrying h across chunks as in training."""
     h, total = np.zeros((num_layers, hidden_size), dtype), 0.0
@@ -207,8 +188,6 @@ def eval_loss(data, params):
 
 # -----------------------------------------------------------------------------
 # checkpoints: .npz of arrays plus a JSON string; loaded as data only (allow_pickle=False)
-
-
 def save_checkpoint(params, mems, hprev, meta):
     names = layer_names(num_layers)
     arrays = dict(zip(names, params), **{'m' + k: m for k, m in zip(names, mems)})
@@ -224,7 +203,6 @@ def save_checkpoint(params, mems, hprev, meta):
         if os.path.exists(tmp):
             os.remove(tmp)
         fail(f'cannot write checkpoint {checkpoint_path}: {e.strerror}; the previous one is untouched')
-
 
 def load_checkpoint(given):
     """Params, Adagrad memories, hprev and metadata; adopts the checkpoint's model shape."""
@@ -254,8 +232,6 @@ def load_checkpoint(given):
 
 # -----------------------------------------------------------------------------
 # sampling a saved model, and training
-
-
 def generate_text(given):
     params, _, _, meta = load_checkpoint(given)
     ix_to_char = meta['chars']
@@ -268,18 +244,9 @@ def generate_text(given):
     rng = np.random.default_rng(seed)
     prime_ix = [char_to_ix[ch] for ch in prime] or [char_to_ix.get('\n', 0)]
     h = forward(prime_ix[:-1], prime_ix[1:], np.zeros((num_layers, hidden_size), dtype), params)[1][:, -1]
-    if not lines:
-        ixes, _ = sample(h, prime_ix[-1], generate, params, rng, temperature)
-        print(prime + ''.join(ix_to_char[i] for i in ixes))
-        return
-    out, ix = [prime], prime_ix[-1]
-    for _ in range(generate or 1000 * lines):   # a cap, in case the model never ends a line
-        [ix], h = sample(h, ix, 1, params, rng, temperature)
-        out.append(ix_to_char[ix])
-        if ix_to_char[ix] == '\n' and out.count('\n') == lines:
-            break
-    print(''.join(out), end='')
-
+    ixes, _ = sample(h, prime_ix[-1], generate or 1000 * lines, params, rng, temperature)
+    text = prime + ''.join(ix_to_char[i] for i in ixes)
+    print(''.join(text.splitlines(keepends=True)[:lines]) if lines else text, end='' if lines else '\n')
 
 def train(given):
     data, chars = load_data(input_file)
@@ -352,7 +319,6 @@ def train(given):
           f'iter/s); saved {checkpoint_path}' + ('; continue with --resume=True' if stop else ''), file=sys.stderr)
     if stop:
         sys.exit(130)
-
 
 def main(argv):
     given = configure(argv)
