@@ -62,7 +62,7 @@ def configure(argv):
                 raise ValueError
             given[name] = value.lower() in ('true', '1') if kind is bool else kind(value)
         except ValueError:
-            fail(f"--{name} takes a {kind.__name__}, got '{value}'")
+            fail(f"--{name}={value} is not a valid {kind.__name__}")
     globals().update(given)
     for name in ['hidden_size', 'num_layers', 'seq_length', 'learning_rate', 'max_iters', 'print_every',
                  'sample_length', 'eval_every', 'checkpoint_every', 'temperature']:
@@ -327,6 +327,9 @@ def main(argv):
         generate_text(given) if generate or lines else train(given)
     except KeyboardInterrupt:
         sys.exit(130)
+    except BrokenPipeError:   # stdout closed early, e.g. piped into head: stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
 
 
 if __name__ == '__main__':

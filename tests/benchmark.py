@@ -5,10 +5,12 @@
 For each script's default configuration, both loops train on the same text from the same weights
 for the same number of iterations: sample every 100 iterations, lossFun (with clipping), Adagrad.
 Rounds alternate between them; the table gives iterations/s (median of rounds) and their ratio,
-and the peak memory of a real run of the script on input.txt. If torch is importable, a PyTorch
-CPU nn.RNN + Linear step (Adagrad, clipping, same sizes) is timed in the same rounds.
+and the peak memory of a real run of the script on input.txt. If torch is installed, a PyTorch
+CPU nn.RNN + Linear step (Adagrad, clipping, same sizes) is timed too, in a child process: importing
+torch changes how fast the NumPy loops run here, so it never shares a process with them.
 Thread counts: run it under OPENBLAS_NUM_THREADS=1 for single-thread figures.
 """
+import importlib.util
 import os
 import resource
 import subprocess
@@ -96,26 +98,49 @@ def torch_loop(m, data, params, iters, torch):
 
 
 def peak_memory_mb(script, dtype):
-    """Peak RSS of a real 200-iteration run of the script on the project's input.txt."""
+    """Peak RSS of a real 200-iteration run of the script on the project's input.txt.
+
+    VmHWM, where Linux has it: unlike ru_maxrss it restarts at exec, so a large parent
+    (one that imported torch) does not inflate it."""
     code = ('import resource, runpy, sys, tempfile; sys.argv = sys.argv[1:] + ["--max_iters=200",'
             ' "--checkpoint_path=" + tempfile.mkdtemp() + "/c.npz"]\n'
             'try: runpy.run_path(sys.argv[0], run_name="__main__")\n'
-            'finally: print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)')
+            'finally:\n'
+            '    try: kb = [l.split()[1] for l in open("/proc/self/status") if l.startswith("VmHWM")][0]\n'
+            '    except OSError: kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n'
+            '    print(kb, file=sys.stderr)')
     r = subprocess.run([sys.executable, '-c', code, os.path.join(ROOT, script), f'--dtype={dtype}'], cwd=ROOT,
                        capture_output=True, text=True)
     return int(r.stderr.split()[-1]) / 1024
 
 
+def torch_rate(script):
+    """Median iterations/s of the PyTorch loop, from a child process (see the docstring above)."""
+    r = subprocess.run([sys.executable, os.path.abspath(__file__), f'--torch={script}', f'--rounds={rounds}',
+                        f'--input_file={input_file}'], capture_output=True, text=True)
+    return float(r.stdout.split()[-1])
+
+
+def torch_main(script):
+    import torch
+    torch.set_num_threads(int(os.environ.get('OPENBLAS_NUM_THREADS', os.cpu_count())))
+    m = load_script(script)
+    data, chars = m.load_data(input_file)
+    params = script_params(m.init_params(len(chars), np.random.default_rng(m.seed)))
+    rates = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        torch_loop(m, data, params, ITERS[script], torch)
+        rates.append(ITERS[script] / (time.perf_counter() - start))
+    print(np.median(rates))
+
+
 def main():
-    try:
-        import torch
-        torch.set_num_threads(int(os.environ.get('OPENBLAS_NUM_THREADS', os.cpu_count())))
-    except ImportError:
-        torch = None
+    has_torch = importlib.util.find_spec('torch') is not None
     print(f'input {input_file}, {rounds} rounds, OPENBLAS_NUM_THREADS={os.environ.get("OPENBLAS_NUM_THREADS", "unset")}, '
-          f'numpy {np.__version__}, ' + (f'torch {torch.__version__}' if torch else 'torch not installed'))
+          f'numpy {np.__version__}, ' + ('torch in a child process' if has_torch else 'torch not installed'))
     print(f'{"script (defaults)":<30} {"dtype":<8} {"listing it/s":>12} {"script it/s":>12} {"ratio":>6}'
-          + (f' {"torch it/s":>10}' if torch else '') + f' {"peak MB":>8}  per-round ratios')
+          + (f' {"torch it/s":>10}' if has_torch else '') + f' {"peak MB":>8}  per-round ratios')
     for script in ['min_char_rnn.py', 'rnn3.py']:
         m = load_script(script)
         data, chars = m.load_data(input_file)
@@ -126,8 +151,6 @@ def main():
                 m.dtype = dtype
                 script_loop(m, data, m.init_params(len(chars), np.random.default_rng(m.seed)), ITERS[script])
             loops[dtype] = loop
-        if torch:
-            loops['torch'] = lambda: torch_loop(m, data, params, ITERS[script], torch)
         rates = {name: [] for name in loops}
         for _ in range(rounds):
             for name, loop in loops.items():
@@ -135,13 +158,14 @@ def main():
                 loop()
                 rates[name].append(ITERS[script] / (time.perf_counter() - start))
         med = {k: float(np.median(v)) for k, v in rates.items()}
+        torch_its = torch_rate(script) if has_torch else None
         config = f'{script} H={m.hidden_size}' + (f' L={m.num_layers}' if script == 'rnn3.py' else '') + f' T={m.seq_length}'
         for dtype in ('float64', 'float32'):
             line = f'{config:<30} {dtype:<8} {med["listing"]:>12.0f} {med[dtype]:>12.0f} {med[dtype] / med["listing"]:>5.1f}x'
-            line += f' {med["torch"]:>10.0f}' if torch else ''
+            line += f' {torch_its:>10.0f}' if has_torch else ''
             line += f' {peak_memory_mb(script, dtype):>8.0f}  '
             print(line + ' '.join(f'{a / b:.1f}' for a, b in zip(rates[dtype], rates['listing'])), flush=True)
 
 
 if __name__ == '__main__':
-    main()
+    torch_main(args['torch']) if 'torch' in args else main()

@@ -19,9 +19,9 @@ def assert_clean_error(r, *words):
 
 BAD_ARGUMENTS = [
     (['--hiden_size=5'], "unknown hyperparameter 'hiden_size'"),
-    (['--hidden_size=abc'], '--hidden_size takes a int'),
-    (['--learning_rate=fast'], '--learning_rate takes a float'),
-    (['--resume=maybe'], '--resume takes a bool'),
+    (['--hidden_size=abc'], '--hidden_size=abc is not a valid int'),
+    (['--learning_rate=fast'], '--learning_rate=fast is not a valid float'),
+    (['--resume=maybe'], '--resume=maybe is not a valid bool'),
     (['hidden_size=5'], 'expected --name=value'),
     (['--hidden_size'], 'expected --name=value'),
     (['--hidden_size=0'], '--hidden_size must be positive'),

@@ -147,3 +147,13 @@ def test_held_out_loss_is_printed_in_nats_and_bits_and_logged(script, tmp_path):
     assert [row[3] != '' for row in rows[1:]] == [True, False, True, False, True]
     for (n, loss), row in zip(loss_lines(r.stdout), rows[1:]):
         assert abs(float(row[1]) - loss) < 1e-5 and abs(float(row[2]) - loss / 25) < 1e-5
+
+
+@pytest.mark.parametrize('script', SCRIPTS)
+def test_output_piped_into_a_reader_that_stops_early_ends_quietly(script, names_model):
+    cmd = [sys.executable, os.path.join(ROOT, script), *names_model[script], '--generate=100000']
+    reader = subprocess.Popen(['head', '-c', '20'], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    writer = subprocess.run(cmd, stdout=reader.stdin, stderr=subprocess.PIPE, text=True, timeout=120)
+    reader.stdin.close()
+    assert len(reader.stdout.read()) == 20 and reader.wait() == 0
+    assert writer.stderr == '' and writer.returncode in (0, 1)
