@@ -12,7 +12,6 @@ Thread counts: run it under OPENBLAS_NUM_THREADS=1 for single-thread figures.
 """
 import importlib.util
 import os
-import resource
 import subprocess
 import sys
 import time
