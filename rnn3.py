@@ -313,6 +313,7 @@ def train(given):
         if n % checkpoint_every == 0:
             checkpoint()
     checkpoint()
+    log.close()
     signal.signal(signal.SIGINT, old_handler)
     took = time.time() - t0
     print(f'{"interrupted" if stop else "stopped"} at iteration {n} ({(n - n0) / max(took, 1e-9):.0f} '

@@ -82,12 +82,11 @@ def trained(tmp_path_factory):
     return out
 
 
-def checkpoint_case(script, tmp_path, trained, writer):
-    """Put a checkpoint made by writer(path) in place; return its path and the args to use it."""
+def checkpoint_file(tmp_path):
+    """Where small_args(script, tmp_path) keeps its checkpoint, with the folder made."""
     path = tmp_path / 'out' / 'ck.npz'
     path.parent.mkdir()
-    writer(path, trained)
-    return path, small_args(script, tmp_path)
+    return path
 
 
 def truncated(path, trained, script):
@@ -112,8 +111,8 @@ def from_other_script(path, trained, script):
 
 
 def damaged_array(path, trained, script):
-    src = np.load(trained[script][0] / 'out' / 'ck.npz', allow_pickle=False)
-    arrays = {k: src[k] for k in src.files}
+    with np.load(trained[script][0] / 'out' / 'ck.npz', allow_pickle=False) as src:
+        arrays = {k: src[k] for k in src.files}
     arrays['Whh'] = arrays['Whh'][:3]
     np.savez(path, **arrays)
 
@@ -127,9 +126,10 @@ BAD_CHECKPOINTS = [(truncated, 'is not a usable'), (garbage, 'is not a usable'),
 @pytest.mark.parametrize('writer, message', BAD_CHECKPOINTS, ids=[w.__name__ for w, _ in BAD_CHECKPOINTS])
 @pytest.mark.parametrize('mode', ['--resume=True', '--generate=20'])
 def test_unusable_checkpoint_is_one_line_error_and_left_as_it_was(script, writer, message, mode, tmp_path, trained):
-    path, args = checkpoint_case(script, tmp_path, trained, lambda p, t: writer(p, t, script))
+    path = checkpoint_file(tmp_path)
+    writer(path, trained, script)
     before = path.read_bytes()
-    assert_clean_error(run_script(script, *args, mode), str(path), message)
+    assert_clean_error(run_script(script, *small_args(script, tmp_path), mode), str(path), message)
     assert path.read_bytes() == before
 
 
@@ -140,8 +140,7 @@ def test_missing_checkpoint_is_one_line_error(script, mode, tmp_path):
 
 
 def copy_trained(script, tmp_path, trained):
-    path = tmp_path / 'out' / 'ck.npz'
-    path.parent.mkdir()
+    path = checkpoint_file(tmp_path)
     path.write_bytes(trained[script][1])
     return path
 
