@@ -1,0 +1,77 @@
+"""Print the README's results tables from loss logs (the .csv written beside each checkpoint).
+
+  python tools/loss_table.py [--iters=0,22600,997100] [--paper=104.36,54.97,44.43] [--below=44.43]
+                             [--minutes=3,45] LOG.csv[=label] [LOG.csv[=label] ...]
+
+One markdown column per log: the smoothed loss at each of --iters (and the paper's, if given), the
+first logged iteration at or below --below, the lowest smoothed loss, its range over the last
+quarter of the run, the last held-out loss and the last one within each of --minutes of training,
+and the iterations and training time recorded in the checkpoint beside the log (if it is there).
+"""
+import csv
+import json
+import math
+import os
+import sys
+
+import numpy as np
+
+
+def held_out(evals):
+    """The last of (iteration, held-out loss per character, elapsed s), in nats and bits."""
+    if not evals:
+        return '-'
+    n, loss, _ = evals[-1]
+    return f'{loss:.4f} ({loss / math.log(2):.4f} bits) at {n:,}'
+
+
+def column(path, iters, below, minutes):
+    with open(path) as f:
+        rows = list(csv.DictReader(f))
+    loss = {int(r['iter']): float(r['smooth_loss']) for r in rows}
+    cells = [f'{loss[i]:.2f}' if i in loss else '-' for i in iters]
+    if below is not None:
+        cells.append(next((f'{i:,}' for i in sorted(loss) if loss[i] <= below), 'not reached'))
+    cells.append(f'{min(loss.values()):.2f}')
+    last = [loss[i] for i in loss if i >= 0.75 * max(loss)]
+    cells.append(f'{min(last):.2f} - {max(last):.2f}')
+    evals = [(int(r['iter']), float(r['val_loss_per_char']), float(r['elapsed_s']))
+             for r in rows if r['val_loss_per_char']]
+    cells.append(held_out(evals))
+    cells += [held_out([e for e in evals if e[2] <= 60 * m]) for m in minutes]
+    checkpoint = os.path.splitext(path)[0] + '.npz'
+    if os.path.exists(checkpoint):
+        with np.load(checkpoint, allow_pickle=False) as ck:
+            meta = json.loads(str(ck['meta']))
+        mins, secs = divmod(round(meta['elapsed']), 60)
+        cells.append(f"{meta['n']:,} in {mins} min {secs} s")
+    else:
+        cells.append('-')
+    return cells
+
+
+def main(argv):
+    opts = dict(a[2:].split('=', 1) for a in argv if a.startswith('--'))
+    logs = [a for a in argv if not a.startswith('--')]
+    iters = [int(i) for i in opts['iters'].split(',')] if 'iters' in opts else []
+    paper = opts['paper'].split(',') if 'paper' in opts else None
+    below = float(opts['below']) if 'below' in opts else None
+    minutes = [float(m) for m in opts['minutes'].split(',')] if 'minutes' in opts else []
+    if not logs or (paper and len(paper) != len(iters)):
+        sys.exit(__doc__)
+    labels = [f'smoothed loss at {i:,}' for i in iters]
+    labels += [f'first iteration at or below {below}'] if below is not None else []
+    labels += ['lowest smoothed loss', 'smoothed loss over the last quarter of the run', 'held-out loss per character, last evaluation']
+    labels += [f'held-out loss, last evaluation within {m:g} min of training' for m in minutes]
+    labels += ['iterations, training time']
+    columns = [column(spec.partition('=')[0], iters, below, minutes) for spec in logs]
+    header = [''] + (['paper'] if paper else []) + [spec.partition('=')[2] or spec for spec in logs]
+    print('| ' + ' | '.join(header) + ' |')
+    print('|' + ' --- |' * len(header))
+    for r, label in enumerate(labels):
+        cells = ([paper[r] if r < len(iters) else '-'] if paper else []) + [c[r] for c in columns]
+        print('| ' + ' | '.join([label] + cells) + ' |')
+
+
+if __name__ == '__main__':
+    main(sys.argv[1:])
