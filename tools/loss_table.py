@@ -69,6 +69,8 @@ def main(argv):
     print('| ' + ' | '.join(header) + ' |')
     print('|' + ' --- |' * len(header))
     for r, label in enumerate(labels):
+        if r >= len(iters) and all(c[r] == '-' for c in columns):
+            continue   # e.g. held-out rows for runs without a held-out split
         cells = ([paper[r] if r < len(iters) else '-'] if paper else []) + [c[r] for c in columns]
         print('| ' + ' | '.join([label] + cells) + ' |')
 
