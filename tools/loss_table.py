@@ -26,27 +26,30 @@ def held_out(evals):
 
 
 def column(path, iters, below, minutes):
+    """(row label, cell) pairs for one log; the labels are the same for every log."""
     with open(path) as f:
         rows = list(csv.DictReader(f))
     loss = {int(r['iter']): float(r['smooth_loss']) for r in rows}
-    cells = [f'{loss[i]:.2f}' if i in loss else '-' for i in iters]
+    cells = [(f'smoothed loss at {i:,}', f'{loss[i]:.2f}' if i in loss else '-') for i in iters]
     if below is not None:
-        cells.append(next((f'{i:,}' for i in sorted(loss) if loss[i] <= below), 'not reached'))
-    cells.append(f'{min(loss.values()):.2f}')
+        first = next((f'{i:,}' for i in sorted(loss) if loss[i] <= below), 'not reached')
+        cells.append((f'first iteration at or below {below}', first))
+    cells.append(('lowest smoothed loss', f'{min(loss.values()):.2f}'))
     last = [loss[i] for i in loss if i >= 0.75 * max(loss)]
-    cells.append(f'{min(last):.2f} - {max(last):.2f}')
+    cells.append(('smoothed loss over the last quarter of the run', f'{min(last):.2f} - {max(last):.2f}'))
     evals = [(int(r['iter']), float(r['val_loss_per_char']), float(r['elapsed_s']))
              for r in rows if r['val_loss_per_char']]
-    cells.append(held_out(evals))
-    cells += [held_out([e for e in evals if e[2] <= 60 * m]) for m in minutes]
+    cells.append(('held-out loss per character, last evaluation', held_out(evals)))
+    cells += [(f'held-out loss, last evaluation within {m:g} min of training',
+               held_out([e for e in evals if e[2] <= 60 * m])) for m in minutes]
     checkpoint = os.path.splitext(path)[0] + '.npz'
+    trained = '-'
     if os.path.exists(checkpoint):
         with np.load(checkpoint, allow_pickle=False) as ck:
             meta = json.loads(str(ck['meta']))
         mins, secs = divmod(round(meta['elapsed']), 60)
-        cells.append(f"{meta['n']:,} in {mins} min {secs} s")
-    else:
-        cells.append('-')
+        trained = f"{meta['n']:,} in {mins} min {secs} s"
+    cells.append(('iterations, training time', trained))
     return cells
 
 
@@ -59,20 +62,15 @@ def main(argv):
     minutes = [float(m) for m in opts['minutes'].split(',')] if 'minutes' in opts else []
     if not logs or (paper and len(paper) != len(iters)):
         sys.exit(__doc__)
-    labels = [f'smoothed loss at {i:,}' for i in iters]
-    labels += [f'first iteration at or below {below}'] if below is not None else []
-    labels += ['lowest smoothed loss', 'smoothed loss over the last quarter of the run', 'held-out loss per character, last evaluation']
-    labels += [f'held-out loss, last evaluation within {m:g} min of training' for m in minutes]
-    labels += ['iterations, training time']
     columns = [column(spec.partition('=')[0], iters, below, minutes) for spec in logs]
     header = [''] + (['paper'] if paper else []) + [spec.partition('=')[2] or spec for spec in logs]
     print('| ' + ' | '.join(header) + ' |')
     print('|' + ' --- |' * len(header))
-    for r, label in enumerate(labels):
-        if r >= len(iters) and all(c[r] == '-' for c in columns):
+    for r, (label, _) in enumerate(columns[0]):
+        cells = [c[r][1] for c in columns]
+        if r >= len(iters) and all(cell == '-' for cell in cells):
             continue   # e.g. held-out rows for runs without a held-out split
-        cells = ([paper[r] if r < len(iters) else '-'] if paper else []) + [c[r] for c in columns]
-        print('| ' + ' | '.join([label] + cells) + ' |')
+        print('| ' + ' | '.join([label] + ([paper[r] if r < len(iters) else '-'] if paper else []) + cells) + ' |')
 
 
 if __name__ == '__main__':
