@@ -108,11 +108,6 @@ def init_params(vocab_size, rng):
         W[...] = rng.standard_normal(W.shape) * 0.01
     return theta, params
 
-def softmax(ys):
-    """Eq. (28) for each row; subtracting the row max changes nothing but avoids overflow."""
-    e = np.exp(ys - ys.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
-
 def forward(inputs, targets, hprev, params):
     """Eq. (26)-(29) over a sequence: the loss J, hs (hs[0] = hprev, hs[t+1] = h_t) and p_t."""
     Wxh, Whh, Why, bh, by = params
@@ -121,8 +116,11 @@ def forward(inputs, targets, hprev, params):
     xh = Wxh.T[inputs] + bh                        # row t: Wxh @ one_hot(x_t) + bh
     for x_t, h_prev, h_t in zip(xh, hs, hs[1:]):
         np.tanh(x_t + Whh.dot(h_prev), out=h_t)   # eq. (26)
-    ps = softmax(hs[1:].dot(Why.T) + by)          # eq. (27), (28), all t at once
-    loss = -np.log(ps[np.arange(len(targets)), targets]).sum()   # eq. (29)
+    z = hs[1:].dot(Why.T) + by
+    z -= z.max(axis=1, keepdims=True)            # y_t less its max: p_t unchanged, exp cannot overflow
+    e = np.exp(z)
+    ps = e / e.sum(axis=1, keepdims=True)        # eq. (28)
+    loss = -(z[np.arange(len(targets)), targets] - np.log(e.sum(axis=1))).sum()   # eq. (29), log-softmax
     return loss, hs, ps
 
 def lossFun(inputs, targets, hprev, params):
@@ -168,7 +166,7 @@ def eval_loss(data, params):
     for i in range(0, len(data) - 1, seq_length):
         targets = data[i + 1:i + seq_length + 1]
         loss, hs, _ = forward(data[i:i + len(targets)], targets, h, params)
-        total, h = total + loss, hs[-1]
+        total, h = total + float(loss), hs[-1]
     return total / (len(data) - 1)
 
 # -----------------------------------------------------------------------------
@@ -297,6 +295,10 @@ def train(given):
         p, n = p + seq_length, n + 1
         if n % checkpoint_every == 0:
             checkpoint()
+    if n_val and not stop:   # the last log row gets a held-out loss too
+        val = eval_loss(val_data, params)
+        log.write(f'{n},{smooth_loss:.6f},{smooth_loss / seq_length:.6f},{val},{elapsed + time.time() - t0:.1f}\n')
+        print(f'held-out loss at iteration {n}: {val:.4f} nats/char', file=sys.stderr)
     checkpoint()
     log.close()
     signal.signal(signal.SIGINT, old_handler)

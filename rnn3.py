@@ -112,11 +112,6 @@ def unpack(params):
     L = (len(params) - 2) // 3
     return params[:L], params[L:2 * L], params[2 * L:3 * L], params[-2], params[-1]
 
-def softmax(ys):
-    """Eq. (28) for each row; subtracting the row max changes nothing but avoids overflow."""
-    e = np.exp(ys - ys.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
-
 def forward(inputs, targets, hprev, params):
     """Eq. (26)-(29) over a sequence: the loss J, hs (hs[l, 0] = hprev[l], hs[l, t+1] = h^l_t), p_t."""
     Wxh, Whh, bh, Why, by = unpack(params)
@@ -127,8 +122,11 @@ def forward(inputs, targets, hprev, params):
         xh = (Wxh[0].T[inputs] if l == 0 else hs[l - 1, 1:].dot(Wxh[l].T)) + bh[l]
         for x_t, h_prev, h_t in zip(xh, hs[l], hs[l, 1:]):
             np.tanh(x_t + Whh[l].dot(h_prev), out=h_t)   # eq. (26), layer l
-    ps = softmax(hs[-1, 1:].dot(Why.T) + by)      # eq. (27), (28) on the top layer, all t at once
-    loss = -np.log(ps[np.arange(len(targets)), targets]).sum()   # eq. (29)
+    z = hs[-1, 1:].dot(Why.T) + by
+    z -= z.max(axis=1, keepdims=True)            # y_t less its max: p_t unchanged, exp cannot overflow
+    e = np.exp(z)
+    ps = e / e.sum(axis=1, keepdims=True)        # eq. (28)
+    loss = -(z[np.arange(len(targets)), targets] - np.log(e.sum(axis=1))).sum()   # eq. (29), log-softmax
     return loss, hs, ps
 
 def lossFun(inputs, targets, hprev, params):
@@ -183,7 +181,7 @@ def eval_loss(data, params):
     for i in range(0, len(data) - 1, seq_length):
         targets = data[i + 1:i + seq_length + 1]
         loss, hs, _ = forward(data[i:i + len(targets)], targets, h, params)
-        total, h = total + loss, hs[:, -1]
+        total, h = total + float(loss), hs[:, -1]
     return total / (len(data) - 1)
 
 # -----------------------------------------------------------------------------
@@ -312,6 +310,10 @@ def train(given):
         p, n = p + seq_length, n + 1
         if n % checkpoint_every == 0:
             checkpoint()
+    if n_val and not stop:   # the last log row gets a held-out loss too
+        val = eval_loss(val_data, params)
+        log.write(f'{n},{smooth_loss:.6f},{smooth_loss / seq_length:.6f},{val},{elapsed + time.time() - t0:.1f}\n')
+        print(f'held-out loss at iteration {n}: {val:.4f} nats/char', file=sys.stderr)
     checkpoint()
     log.close()
     signal.signal(signal.SIGINT, old_handler)

@@ -172,7 +172,7 @@ def test_new_run_does_not_overwrite_an_existing_checkpoint(script, tmp_path, tra
 @pytest.mark.parametrize('every', [10000, 1])
 def test_loss_that_becomes_infinite_stops_the_run_and_keeps_the_last_good_checkpoint(script, every, tmp_path, trained):
     path = copy_trained(script, tmp_path, trained)
-    r = run_script(script, *small_args(script, tmp_path), '--resume=True', '--learning_rate=1e30',
+    r = run_script(script, *small_args(script, tmp_path), '--resume=True', '--learning_rate=1e38',
                    '--max_iters=1000', f'--checkpoint_every={every}')
     assert_clean_error(r, 'loss became', 'the last checkpoint is kept')
     failed_at = int(re.search(r'at iteration (\d+)', r.stderr).group(1))

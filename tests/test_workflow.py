@@ -143,14 +143,14 @@ def test_held_out_loss_is_printed_in_nats_and_bits_and_logged(script, tmp_path):
     assert all(abs(float(bits) - float(nats) / math.log(2)) < 1e-3 for _, nats, bits in held)
     rows = [line.split(',') for line in csv_rows(tmp_path)]
     assert rows[0] == ['iter', 'smooth_loss', 'loss_per_char', 'val_loss_per_char']
-    assert [int(row[0]) for row in rows[1:]] == [0, 50, 100, 150, 200]
-    assert [row[3] != '' for row in rows[1:]] == [True, False, True, False, True]
+    assert [int(row[0]) for row in rows[1:]] == [0, 50, 100, 150, 200, 201]
+    assert [row[3] != '' for row in rows[1:]] == [True, False, True, False, True, True]   # and the last
     for (n, loss), row in zip(loss_lines(r.stdout), rows[1:]):
         assert abs(float(row[1]) - loss) < 1e-5 and abs(float(row[2]) - loss / 25) < 1e-5
 
 
 def test_results_table_tool_reports_the_log_and_checkpoint_of_a_run(tmp_path):
-    r = run_script('min_char_rnn.py', *small_args('min_char_rnn.py', tmp_path, '--max_iters=201', *EXTRA))
+    r = run_script('min_char_rnn.py', *small_args('min_char_rnn.py', tmp_path, '--max_iters=251', *EXTRA))
     losses = dict(loss_lines(r.stdout))
     tool = os.path.join(ROOT, 'tools', 'loss_table.py')
     table = subprocess.run([sys.executable, tool, '--iters=0,150', '--paper=1,2', f'--below={losses[100]}',
@@ -158,13 +158,13 @@ def test_results_table_tool_reports_the_log_and_checkpoint_of_a_run(tmp_path):
     assert r.returncode == table.returncode == 0, table.stderr
     rows = [row.strip('| ').split(' | ') for row in table.stdout.splitlines()]
     assert rows[0] == ['paper', 'run'] and len(rows) == 10
-    held = re.findall(r'^iter 200, held-out loss: ([\d.]+) nats/char', r.stdout, re.M)
+    final = re.search(r'held-out loss at iteration 251: ([\d.]+) nats/char', r.stderr).group(1)
     assert rows[3] == ['smoothed loss at 150', '2', f'{losses[150]:.2f}']
     assert rows[4][2] == '100' and rows[5][2] == f'{min(losses.values()):.2f}'
-    assert rows[6][2] == f'{min(losses[150], losses[200]):.2f} - {max(losses[150], losses[200]):.2f}'
-    assert rows[7][2].startswith(f'{held[0]} (') and rows[7][2].endswith('at 200')
+    assert rows[6][2] == f'{min(losses[200], losses[250]):.2f} - {max(losses[200], losses[250]):.2f}'
+    assert rows[7][2].startswith(f'{final} (') and rows[7][2].endswith('at 251')
     assert rows[8] == ['held-out loss, last evaluation within 1000 min of training', '-', rows[7][2]]
-    assert rows[9][2].startswith('201 in 0 min')
+    assert rows[9][2].startswith('251 in 0 min')
 
 
 @pytest.mark.parametrize('script', SCRIPTS)
