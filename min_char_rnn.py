@@ -1,81 +1,43 @@
 """
 Character-level vanilla RNN language model in NumPy: the single-layer model of "Language Modeling
-with Recurrent Neural Networks and Backpropagation Through Time" (Sections III-V), after
+with Recurrent Neural Networks and Backpropagation Through Time" (K. Ma, Sections III-V), after
 Karpathy's min-char-rnn. Equation numbers in comments are the paper's.
 
-Layout: row t of `hs` is the paper's column vector h_t (hs[0] is hprev), and W @ one_hot(x) is
-the column gather W[:, x]; the only sequential work is one matrix-vector product per step.
-
-  python min_char_rnn.py                                 # train on input.txt, checkpoint to out/
-  python min_char_rnn.py --resume=True                   # continue the saved run exactly
-  python min_char_rnn.py --generate=500 --prime="ROMEO:" --temperature=0.8
+  python min_char_rnn.py                  # train on input.txt (a rerun starts afresh and keeps the last run)
+  python min_char_rnn.py --resume=True    # continue the saved run exactly, with the settings it was run with
+  python min_char_rnn.py --generate=500 --prime="ROMEO:" --temperature=0.8   # sample the saved model
 """
-import json, os, signal, sys, time
+import difflib, json, os, signal, sys, time
+if not {'OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS'} & set(os.environ):
+    os.environ.update(OPENBLAS_NUM_THREADS='1', MKL_NUM_THREADS='1')   # before NumPy loads (README, Speed)
 import numpy as np
 
 # -----------------------------------------------------------------------------
 # hyperparameters: plain assignments, each can be overridden as --name=value
-input_file = 'input.txt'
+input_file = 'input.txt'         # training text (UTF-8)
 hidden_size = 100                # size of h_t
-seq_length = 25                  # T: time steps unrolled by truncated BPTT
+seq_length = 25                  # T: time steps per iteration (truncated BPTT); per_line: unused
 learning_rate = 1e-2             # eta of Adagrad, eq. (32) (the paper's appendix listing has 1e-1)
 max_iters = 1000000              # the paper's run is about 1M iterations
 print_every = 100                # print the loss and a sample every this many iterations
-sample_length = 200
-seed = 1337                      # initial weights and sampling
-dtype = 'float32'                # or 'float64': same results within noise, slower (README, Speed)
+sample_length = 200              # characters per sample; per_line: the longest sampled name
+seed = 1337                      # initial weights, sampling, per_line's order of lines
+dtype = 'float32'                # or 'float64': same results within noise, slower
+per_line = False                 # True: each non-empty line is one sequence, one per iteration (names)
 val_fraction = 0.0               # held-out tail of the text (0: train on all of it, as the paper)
 eval_every = 10000               # held-out loss every this many iterations
-checkpoint_path = 'out/min_char_rnn.npz'
-checkpoint_every = 10000
-resume = False                   # continue from checkpoint_path
+checkpoint_path = 'out/min_char_rnn.npz'   # the loss log is the same name with .csv
+checkpoint_every = 10000         # also saved at the end, on Ctrl-C and on kill (SIGTERM)
+resume = False                   # continue checkpoint_path with the settings it records
 generate = 0                     # > 0: sample this many characters from checkpoint_path, no training
-lines = 0                        # > 0: sample this many lines from checkpoint_path, no training
+lines = 0                        # > 0: sample this many lines (per_line: names), no training
 prime = ''                       # text run through the network before sampling
 temperature = 1.0                # sampling divides the logits by it
 # -----------------------------------------------------------------------------
-config_keys = [k for k, v in globals().items()
-               if not k.startswith('_') and isinstance(v, (bool, int, float, str))]
-model_keys = ['hidden_size']     # fixed by a checkpoint
-SCRIPT = os.path.basename(__file__)
-NAMES = ['Wxh', 'Whh', 'Why', 'bh', 'by']
 
-def fail(msg):
-    sys.exit(f'{SCRIPT}: error: {msg}')
-
-def configure(argv):
-    """Apply --name=value overrides (typed by the default); return the ones given."""
-    given = {}
-    for arg in argv:
-        name, eq, value = arg[2:].partition('=')
-        if not arg.startswith('--') or not eq:
-            fail(f"expected --name=value, got '{arg}'")
-        if name not in config_keys:
-            fail(f"unknown hyperparameter '{name}'; known: {', '.join(config_keys)}")
-        kind = type(globals()[name])
-        try:
-            if kind is bool and value.lower() not in ('true', 'false', '1', '0'):
-                raise ValueError
-            given[name] = value.lower() in ('true', '1') if kind is bool else kind(value)
-        except ValueError:
-            fail(f"--{name}={value} is not a valid {kind.__name__}")
-    globals().update(given)
-    for name in ['hidden_size', 'seq_length', 'learning_rate', 'max_iters', 'print_every',
-                 'sample_length', 'eval_every', 'checkpoint_every', 'temperature']:
-        if not 0 < globals()[name] < float('inf'):
-            fail(f'--{name} must be positive, got {globals()[name]}')
-    if generate < 0 or lines < 0:
-        fail('--generate and --lines must be 0 or more')
-    if not 0 <= val_fraction < 1:
-        fail(f'--val_fraction must be in [0, 1), got {val_fraction}')
-    if dtype not in ('float64', 'float32'):
-        fail(f"--dtype must be float64 or float32, got '{dtype}'")
-    return given
-
-# -----------------------------------------------------------------------------
-# data
+# data (Section IV-A): the text as integers (char_to_ix) and its vocabulary (ix_to_char)
 def load_data(path):
-    """The text as one integer array, and its sorted vocabulary (stable across runs)."""
+    """The text as one integer array, and its vocabulary, sorted so that it is the same every run."""
     try:
         with open(path, encoding='utf-8') as f:
             text = f.read()
@@ -83,15 +45,18 @@ def load_data(path):
         fail(f'{path} is not UTF-8 text (byte {e.start}); convert it to UTF-8')
     except OSError as e:
         fail(f'cannot read input file {path}: {e.strerror}')
-    if len(text) < seq_length + 1:
-        fail(f'{path} has {len(text)} characters; training needs at least seq_length + 1 = {seq_length + 1}')
-    chars = sorted(set(text))
+    chars = sorted(set(text)) or ['\n']
     char_to_ix = np.zeros(ord(chars[-1]) + 1, np.int32)    # indexed by code point
     char_to_ix[[ord(ch) for ch in chars]] = np.arange(len(chars))
     return char_to_ix[np.frombuffer(text.encode('utf-32-le'), np.uint32)], chars
 
+def split_lines(data, nl):
+    """per_line: each non-empty line as newline + line + newline (the newline starts and ends a name)."""
+    ends = np.flatnonzero(np.append(data, nl) == nl)
+    return [np.concatenate(([nl], data[a + 1:b], [nl])) for a, b in zip(np.append(-1, ends[:-1]), ends) if b > a + 1]
+
 # -----------------------------------------------------------------------------
-# model
+# model (Sections III, IV-B, IV-C)
 def unflatten(theta, vocab_size):
     """The paper's Wxh, Whh, Why, bh, by as views into the flat parameter vector theta."""
     H, V, params, i = hidden_size, vocab_size, [], 0
@@ -104,7 +69,7 @@ def init_params(vocab_size, rng):
     """Theta (all weights in one vector, so clipping and Adagrad are a pass each) and its views."""
     theta = np.zeros((hidden_size + 1) * (hidden_size + vocab_size) + hidden_size * vocab_size, dtype)
     params = unflatten(theta, vocab_size)
-    for W in params[:3]:                           # Wxh, Whh, Why; the biases stay zero
+    for W in params[:3]:                           # Wxh, Whh, Why ~ randn * 0.01; the biases stay zero
         W[...] = rng.standard_normal(W.shape) * 0.01
     return theta, params
 
@@ -113,13 +78,13 @@ def forward(inputs, targets, hprev, params):
     Wxh, Whh, Why, bh, by = params
     hs = np.empty((len(inputs) + 1, len(hprev)), hprev.dtype)
     hs[0] = hprev
-    xh = Wxh.T[inputs] + bh                        # row t: Wxh @ one_hot(x_t) + bh
-    for x_t, h_prev, h_t in zip(xh, hs, hs[1:]):
-        np.tanh(x_t + Whh.dot(h_prev), out=h_t)   # eq. (26)
-    z = hs[1:].dot(Why.T) + by
-    z -= z.max(axis=1, keepdims=True)            # y_t less its max: p_t unchanged, exp cannot overflow
+    xh = Wxh.T[inputs] + bh                        # row t: Wxh x_t + bh (x_t one-hot: a column of Wxh)
+    for xh_t, h_prev, h_t in zip(xh, hs, hs[1:]):
+        np.tanh(xh_t + Whh.dot(h_prev), out=h_t)   # eq. (26)
+    ys = hs[1:].dot(Why.T) + by                    # eq. (27), all t at once
+    z = ys - ys.max(axis=1, keepdims=True)         # y_t less its max: same p_t, and exp cannot overflow
     e = np.exp(z)
-    ps = e / e.sum(axis=1, keepdims=True)        # eq. (28)
+    ps = e / e.sum(axis=1, keepdims=True)          # eq. (28)
     loss = -(z[np.arange(len(targets)), targets] - np.log(e.sum(axis=1))).sum()   # eq. (29), log-softmax
     return loss, hs, ps
 
@@ -147,10 +112,10 @@ def update(theta, grads, mem):
     mem += dtheta * dtheta                         # eq. (33): G += g^2, per component
     theta -= learning_rate * dtheta / np.sqrt(mem + 1e-8)   # eq. (32)
 
-def sample(h, seed_ix, n, params, rng, temperature=1.0):
-    """n character indices sampled from the model, fed seed_ix first; and the hidden state after."""
+def sample(h, seed_ix, n, params, rng, temperature=1.0, stop_ix=None):
+    """Up to n character indices from the model fed seed_ix first (ending early at stop_ix), and h after."""
     Wxh, Whh, Why, bh, by = params
-    xh = Wxh.T + bh                                # row ix: Wxh @ one_hot(ix) + bh
+    xh = Wxh.T + bh                                # row ix: Wxh one_hot(ix) + bh
     # Gumbel-max: argmax(y + T * g), g = -log(-log(uniform)), is a draw from softmax(y / T), eq. (28)
     noise = -temperature * np.log(-np.log(rng.random((n, len(by)))))
     ixes, ix = [], seed_ix
@@ -158,26 +123,271 @@ def sample(h, seed_ix, n, params, rng, temperature=1.0):
         h = np.tanh(xh[ix] + Whh.dot(h))           # eq. (26)
         ix = int((Why.dot(h) + by + g).argmax())   # eq. (27), then a draw from eq. (28)
         ixes.append(ix)
+        if ix == stop_ix:
+            break
     return ixes, h
 
-def eval_loss(data, params):
-    """Mean loss per character on held-out data, carrying h across chunks as in training."""
-    h, total = np.zeros(hidden_size, dtype), 0.0
-    for i in range(0, len(data) - 1, seq_length):
-        targets = data[i + 1:i + seq_length + 1]
-        loss, hs, _ = forward(data[i:i + len(targets)], targets, h, params)
-        total, h = total + float(loss), hs[-1]
-    return total / (len(data) - 1)
+def sample_names(k, start, params, rng, temperature=1.0):
+    """per_line: k names, each from a zero state fed start (newline, then any prime), to its newline."""
+    h = forward(start[:-1], start[1:], np.zeros(hidden_size, dtype), params)[1][-1]
+    return [sample(h, start[-1], sample_length, params, rng, temperature, start[0])[0] for _ in range(k)]
 
 # -----------------------------------------------------------------------------
-# checkpoints: .npz of arrays plus a JSON string; loaded as data only (allow_pickle=False)
+# training loop (Section V): every print_every iterations the loss and a sample, as the listing
+def train(ck):
+    data, val_data, ix_to_char, chars_per_seq = training_data()
+    theta, mem, hprev, rng, n, p, smooth_loss, elapsed = initial_state(ck, ix_to_char, data, chars_per_seq)
+    params, stop, log, clock = unflatten(theta, len(ix_to_char)), catch_signals(), open_log(n), Clock(n, elapsed)
+    def checkpoint():
+        save_checkpoint(theta, mem, hprev, dict(script=SCRIPT, n=n, p=p, smooth_loss=float(smooth_loss), chars=ix_to_char,
+                        rng=rng.bit_generator.state, elapsed=clock.elapsed(), config={k: globals()[k] for k in config_keys}))
+    while n < max_iters and not stop:
+        if per_line:                               # one name per iteration, from a zero state (the names note)
+            seq = data[line_order(n // len(data), len(data))[n % len(data)]]
+            inputs, targets, hprev = seq[:-1], seq[1:], np.zeros_like(hprev)
+        else:
+            if p + seq_length + 1 > len(data):
+                hprev, p = np.zeros_like(hprev), 0   # start of data: reset the memory
+            inputs, targets = data[p:p + seq_length], data[p + 1:p + seq_length + 1]
+        val = held_out(n, val_data, params, stop)
+        if stop:
+            break                                  # interrupted during the evaluation: redone on resume
+        if n % print_every == 0:
+            sample_ix = ([ix for name in sample_names(5, [ix_to_char.index('\n')], params, rng) for ix in name] if per_line
+                         else sample(hprev, inputs[0], sample_length, params, rng)[0])
+        loss, grads, hprev = lossFun(inputs, targets, hprev, params)
+        if not np.isfinite(loss):
+            fail(f'loss became {loss} at iteration {n}; the last checkpoint is kept; try a smaller --learning_rate')
+        smooth_loss = smooth_loss * 0.999 + float(loss) * 0.001   # float64 whatever the dtype
+        if n % print_every == 0:
+            print(f'----\niter {n}, loss: {smooth_loss:f}\n----\n' + ''.join(ix_to_char[ix] for ix in sample_ix))
+            log_row(log, n, smooth_loss / chars_per_seq, smooth_loss, val, clock)
+        update(theta, grads, mem)
+        p, n = p + seq_length, n + 1
+        if n % checkpoint_every == 0:
+            checkpoint()
+    finish(n, val_data, params, stop, log, clock, smooth_loss, chars_per_seq, checkpoint)
+
+# =============================================================================
+# Not in the paper: the command line, held-out loss, run files (checkpoint, loss log), progress,
+# sampling a saved model, main.
+config_keys = [k for k, v in globals().items() if not k.startswith('_') and isinstance(v, (bool, int, float, str))]
+MODEL_KEYS = ['hidden_size', 'per_line']        # fixed by a checkpoint
+ACTION_KEYS = ['resume', 'generate', 'lines', 'prime', 'temperature', 'checkpoint_path']   # never adopted
+SCRIPT, NAMES, MAX_LINE = os.path.basename(__file__), ['Wxh', 'Whh', 'Why', 'bh', 'by'], 1000
+
+def fail(msg):
+    sys.exit(f'{SCRIPT}: error: {msg}')
+
+def note(msg):
+    print(f'{SCRIPT}: {msg}', file=sys.stderr, flush=True)
+
+def print_help():
+    """Usage, then each hyperparameter with its default and comment, read from the block at the top."""
+    print(__doc__.strip() + f'\n\nhyperparameters (--name=value; defaults from the top of {SCRIPT}):')
+    block = open(__file__, encoding='utf-8').read().split('# ' + '-' * 77)[1]
+    for line in block.splitlines()[2:]:
+        name, _, comment = line.partition('#')
+        name = name.split('=')[0].strip()
+        print(f'  --{name}={globals()[name]}'.ljust(38) + ' ' + comment.strip())
+
+def configure(argv):
+    """Apply --name=value overrides (typed by the default) and check every value; return the ones given."""
+    if {'-h', '--help'} & set(argv):
+        print_help()
+        sys.exit(0)
+    given = {}
+    for i, arg in enumerate(argv):
+        name, eq, value = arg[2:].partition('=')
+        if not arg.startswith('--') or not eq:
+            right = f'--{name}={argv[i + 1]}' if name in config_keys and i + 1 < len(argv) else '--name=value'
+            fail(f"expected {right}, got '{arg}' (see --help)")
+        if name not in config_keys:
+            near = difflib.get_close_matches(name, config_keys, 1)
+            fail(f"unknown hyperparameter '{name}'" + (f'; did you mean --{near[0]}?' if near else '') + ' (see --help)')
+        kind = type(globals()[name])
+        try:
+            if kind is bool and value.lower() not in ('true', 'false', '1', '0'):
+                raise ValueError
+            given[name] = value.lower() in ('true', '1') if kind is bool else kind(value)
+        except ValueError:
+            fail(f"--{name}={value} is not a valid {kind.__name__}")
+    globals().update(given)
+    check()
+    return given
+
+def check():
+    for name in ['hidden_size', 'seq_length', 'max_iters', 'print_every', 'sample_length', 'eval_every',
+                 'checkpoint_every', 'generate', 'lines', 'seed']:
+        low = 0 if name in ('generate', 'lines', 'seed') else 1
+        if type(globals()[name]) is not int or globals()[name] < low:
+            fail(f'--{name} must be a whole number >= {low}, got {globals()[name]}')
+    for name in ['learning_rate', 'temperature']:
+        if not 0 < globals()[name] < float('inf'):
+            fail(f'--{name} must be positive, got {globals()[name]}')
+    if not 0 <= val_fraction < 1:
+        fail(f'--val_fraction must be in [0, 1), got {val_fraction}')
+    if dtype not in ('float64', 'float32'):
+        fail(f"--dtype must be float64 or float32, got '{dtype}'")
+
+def training_data():
+    """Training and held-out data (per_line: lists of names), the vocabulary, characters per sequence."""
+    data, ix_to_char = load_data(input_file)
+    note(f'data has {len(data)} characters, {len(ix_to_char)} unique.')
+    if per_line:
+        if '\n' not in ix_to_char or not (data != ix_to_char.index('\n')).any():
+            fail(f'--per_line=True trains on one name per line, and {input_file} has no non-empty line')
+        data = split_lines(data, ix_to_char.index('\n'))
+        if max(map(len, data)) > MAX_LINE + 2:
+            fail(f'{input_file} has a line of {max(map(len, data)) - 2} characters; --per_line is for lines of at most {MAX_LINE}')
+    n_val = int(len(data) * val_fraction)
+    data, val_data = data[:len(data) - n_val], (data[len(data) - n_val:] if n_val else None)
+    if per_line and (not data or (n_val and n_val < 1)) or not per_line and (len(data) < seq_length + 1 or 0 < n_val < 2):
+        what = 'lines' if per_line else 'characters'
+        fail(f'--val_fraction={val_fraction} leaves {len(data)} {what} to train on and {n_val} held out' if val_fraction else
+             f'{input_file} has {len(data)} characters; training needs at least seq_length + 1 = {seq_length + 1}')
+    return data, val_data, ix_to_char, np.mean([len(s) - 1 for s in data]) if per_line else seq_length
+
+def initial_state(ck, ix_to_char, data, chars_per_seq):
+    """Weights, Adagrad memory, hprev, RNG, n, p, smooth loss, elapsed s: from the checkpoint, or new."""
+    if ck:
+        theta, mem, hprev, meta = ck
+        if meta['chars'] != ix_to_char:
+            fail(f"{input_file} has a different vocabulary ({len(ix_to_char)} symbols) from checkpoint {checkpoint_path} "
+                 f"({len(meta['chars'])}), which was trained on {meta['config']['input_file']}")
+        rng = np.random.default_rng()
+        rng.bit_generator.state = meta['rng']
+        return theta, mem, hprev, rng, meta['n'], meta['p'], meta['smooth_loss'], meta['elapsed']
+    size = (hidden_size + 1) * (hidden_size + len(ix_to_char)) + hidden_size * len(ix_to_char)
+    need = size * np.dtype(dtype).itemsize * 4     # weights, Adagrad memory, gradients, update temporaries
+    if need > os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES'):
+        fail(f'hidden_size={hidden_size} makes {size:,} parameters, about {need / 2**30:.1f} GB to train; this machine has '
+             f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.1f} GB")
+    note(f'new run: hidden_size={hidden_size}, {size:,} parameters ({dtype}); ' + ', '.join(
+        f'{k}={globals()[k]}' for k in ['seq_length', 'learning_rate', 'max_iters', 'per_line', 'val_fraction', 'seed']))
+    keep_earlier_run()
+    rng = np.random.default_rng(seed)
+    theta = init_params(len(ix_to_char), rng)[0]
+    smooth_loss = np.log(len(ix_to_char)) * chars_per_seq   # the loss at iteration 0: p_t = 1/V everywhere
+    return theta, np.zeros_like(theta), np.zeros(hidden_size, dtype), rng, 0, 0, smooth_loss, 0.0
+
+def keep_earlier_run():
+    """A new run never overwrites an earlier one: its checkpoint and log are renamed first."""
+    stem, ext = os.path.splitext(checkpoint_path)
+    old = [f for f in (checkpoint_path, stem + '.csv') if os.path.lexists(f)]
+    if old:
+        try:
+            with np.load(checkpoint_path, allow_pickle=False) as ck:
+                tag = f"iter{json.loads(str(ck['meta']))['n']}-"
+        except Exception:
+            tag = ''
+        tag += time.strftime('%Y%m%d-%H%M%S', time.localtime(os.path.getmtime(old[0])))
+        k, new = 0, lambda f, k: f'{stem}.{tag}{"-%d" % k if k else ""}{os.path.splitext(f)[1]}'
+        while any(os.path.lexists(new(f, k)) for f in (checkpoint_path, stem + '.csv')):
+            k += 1
+        for f in old:
+            os.rename(f, new(f, k))
+        note(f"earlier run kept as {' and '.join(new(f, k) for f in old)}; this is a new run (--resume=True continues one)")
+
+def line_order(epoch, count, cache={}):
+    """per_line: the order of the lines in pass `epoch` over them, seeded and reshuffled every pass."""
+    if (epoch, count) not in cache:
+        cache.clear()
+        cache[epoch, count] = np.random.default_rng([seed, epoch]).permutation(count)
+    return cache[epoch, count]
+
+def eval_loss(val_data, params, stop):
+    """Mean loss per character on held-out data (None if stopped): carrying h across chunks as in
+    training, or per_line from a zero state for each name."""
+    h0 = h = np.zeros(hidden_size, dtype)
+    chunks = val_data if per_line else [val_data[i:i + seq_length + 1] for i in range(0, len(val_data) - 1, seq_length)]
+    total = 0.0
+    for chunk in chunks:
+        if stop:
+            return None
+        loss, hs, _ = forward(chunk[:-1], chunk[1:], h0 if per_line else h, params)
+        total, h = total + float(loss), hs[-1]
+    return total / sum(len(chunk) - 1 for chunk in chunks)
+
+def held_out(n, val_data, params, stop):
+    if val_data is None or n % eval_every:
+        return ''
+    val = eval_loss(val_data, params, stop)
+    if val is not None:
+        print(f'iter {n}, held-out loss: {val:.4f} nats/char, {val / np.log(2):.4f} bits/char')
+    return val
+
+def catch_signals():
+    """Ctrl-C (SIGINT) or kill (SIGTERM): finish the iteration, save, exit 128 + signal number."""
+    stop = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda signum, _: stop.append(signum))
+    return stop
+
+def open_log(n):
+    """The loss log. On resume, rows from iteration n on are cut off in place (no window in which
+    a crash loses the rest), then new rows are appended."""
+    path, keep = os.path.splitext(checkpoint_path)[0] + '.csv', 0
+    try:
+        if resume and os.path.exists(path):
+            with open(path, 'rb') as f:
+                for row in f:
+                    first = row.split(b',')[0]
+                    if not row.endswith(b'\n') or first.isdigit() and int(first) >= n:
+                        break
+                    keep += len(row)
+            os.truncate(path, keep)
+        os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
+        log = open(path, 'a' if keep else 'w')
+    except OSError as e:
+        fail(f'cannot write the loss log {path}: {e.strerror}')
+    if not keep:
+        log.write('iter,smooth_loss,loss_per_char,val_loss_per_char,elapsed_s\n')
+    return log
+
+def Clock(n, elapsed):
+    """Training seconds so far (across resumes), and progress on stderr."""
+    t0, n0 = time.time(), n
+    def clock(n=None, loss_per_char=None):
+        if n is not None and n > n0:
+            rate = (n - n0) / (time.time() - t0)
+            left = (max_iters - n) / rate
+            note(f'iter {n}/{max_iters}: loss {loss_per_char:.4f} nats/char, {rate:.0f} it/s, '
+                 f'{left // 3600:.0f} h {left % 3600 // 60:.0f} min {left % 60:.0f} s left')
+        return elapsed + time.time() - t0
+    clock.elapsed, clock.rate = clock, lambda n: (n - n0) / max(time.time() - t0, 1e-9)
+    return clock
+
+def log_row(log, n, loss_per_char, smooth_loss, val, clock):
+    log.write(f'{n},{smooth_loss:.6f},{loss_per_char:.6f},{val},{clock():.1f}\n')
+    log.flush()
+    clock(n, loss_per_char)
+
+def finish(n, val_data, params, stop, log, clock, smooth_loss, chars_per_seq, checkpoint):
+    """The last held-out loss (into the log row at n), the checkpoint, the closing line on stderr."""
+    if val_data is not None and not stop:
+        val = eval_loss(val_data, params, stop)
+        if val is not None:
+            note(f'held-out loss at iteration {n}: {val:.4f} nats/char')
+            log.write(f'{n},{smooth_loss:.6f},{smooth_loss / chars_per_seq:.6f},{val},{clock():.1f}\n')
+    checkpoint()
+    log.close()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.default_int_handler if sig == signal.SIGINT else signal.SIG_DFL)
+    how = f'continue with --resume=True --checkpoint_path={checkpoint_path}' if stop else 'done'
+    note(f'{"interrupted" if stop else "stopped"} at iteration {n} ({clock.rate(n):.0f} it/s); saved {checkpoint_path}; {how}')
+    if stop:
+        sys.exit(128 + stop[0])
+
 def save_checkpoint(theta, mem, hprev, meta):
+    """Plain arrays under the paper's names plus a JSON record; written aside, then renamed, so a
+    crash or a full disk leaves the last good checkpoint whole."""
     V = len(meta['chars'])
     arrays = dict(zip(NAMES, unflatten(theta, V)), **{'m' + k: m for k, m in zip(NAMES, unflatten(mem, V))})
     os.makedirs(os.path.dirname(checkpoint_path) or '.', exist_ok=True)
     tmp = checkpoint_path + '.tmp'
     try:
-        with open(tmp, 'wb') as f:   # write aside, then rename: the last good file survives a crash
+        with open(tmp, 'wb') as f:
             np.savez(f, hprev=hprev, meta=np.array(json.dumps(meta)), **arrays)
             f.flush()
             os.fsync(f.fileno())
@@ -188,13 +398,15 @@ def save_checkpoint(theta, mem, hprev, meta):
         fail(f'cannot write checkpoint {checkpoint_path}: {e.strerror}; the previous one is untouched')
 
 def load_checkpoint(given):
-    """Theta, Adagrad memory, hprev and metadata; adopts the checkpoint's model shape."""
+    """Theta, Adagrad memory, hprev and the run's record. Adopts the model's settings (on resume:
+    every recorded setting) unless given on the command line; a given model shape must match."""
     try:
         with np.load(checkpoint_path, allow_pickle=False) as ck:
             arrays = {k: ck[k] for k in ck.files}
         meta = json.loads(str(arrays['meta']))
         assert meta['script'] == SCRIPT, f"it was written by {meta['script']}"
-        H, V = meta['config']['hidden_size'], len(meta['chars'])
+        config = dict({'per_line': False}, **meta['config'])
+        H, V = config['hidden_size'], len(meta['chars'])
         shapes = dict(Wxh=(H, V), Whh=(H, H), Why=(V, H), bh=(H,), by=(V,), hprev=(H,))
         for k, shape in dict(shapes, **{'m' + k: shapes[k] for k in NAMES}).items():
             assert arrays[k].shape == shape and arrays[k].dtype.kind == 'f', f'{k} is damaged'
@@ -202,122 +414,62 @@ def load_checkpoint(given):
         fail(f'no checkpoint at {checkpoint_path}: train first, or set --checkpoint_path')
     except Exception as e:   # anything unreadable: truncated, corrupt, pickled or foreign
         fail(f'{checkpoint_path} is not a usable {SCRIPT} checkpoint ({type(e).__name__}: {e})')
-    for k in model_keys:
-        if k in given and given[k] != meta['config'][k]:
-            fail(f"checkpoint {checkpoint_path} has {k}={meta['config'][k]}, not {given[k]}")
-        globals()[k] = meta['config'][k]
-    if 'dtype' not in given:
-        globals()['dtype'] = meta['config']['dtype']
+    for k in MODEL_KEYS:
+        if k in given and given[k] != config[k]:
+            fail(f"checkpoint {checkpoint_path} has {k}={config[k]}, not {given[k]}")
+    adopt = {k: v for k, v in config.items() if k in config_keys and k not in given and k not in ACTION_KEYS
+             and (resume or k in MODEL_KEYS + ['dtype'])}
+    changed = [f'{k}={v}' for k, v in adopt.items() if v != globals()[k]]
+    globals().update(adopt)
+    check()
+    if resume:
+        note(f"resuming {checkpoint_path} at iteration {meta['n']}" +
+             (f"; settings it was run with, not those at the top of {SCRIPT}: {', '.join(changed)}" if changed else ''))
     theta, mem = (np.concatenate([arrays[pre + k].ravel() for k in NAMES]).astype(dtype) for pre in ('', 'm'))
     return theta, mem, arrays['hprev'].astype(dtype), meta
 
-# -----------------------------------------------------------------------------
-# sampling a saved model, and training
-def generate_text(given):
-    theta, _, _, meta = load_checkpoint(given)
+def generate_text(ck):
+    """--generate=N characters, or --lines=K lines (per_line: K names), sampled from a saved model."""
+    theta, _, _, meta = ck
     ix_to_char = meta['chars']
-    params = unflatten(theta, len(ix_to_char))
-    char_to_ix = {ch: i for i, ch in enumerate(ix_to_char)}
+    params, char_to_ix = unflatten(theta, len(ix_to_char)), {ch: i for i, ch in enumerate(ix_to_char)}
     for ch in prime:
         if ch not in char_to_ix:
-            fail(f'--prime has {ch!r}, which is not in the model\'s vocabulary')
-    if lines and '\n' not in char_to_ix:
+            fail(f"--prime has {ch!r}, which is not in the model's vocabulary")
+    nl = char_to_ix.get('\n')
+    if (lines or per_line) and nl is None:
         fail('--lines needs a newline in the vocabulary')
-    rng = np.random.default_rng(seed)
-    prime_ix = [char_to_ix[ch] for ch in prime] or [char_to_ix.get('\n', 0)]
-    h = forward(prime_ix[:-1], prime_ix[1:], np.zeros(hidden_size, dtype), params)[1][-1]
-    ixes, _ = sample(h, prime_ix[-1], generate or 1000 * lines, params, rng, temperature)
-    text = prime + ''.join(ix_to_char[i] for i in ixes)
-    print(''.join(text.splitlines(keepends=True)[:lines]) if lines else text, end='' if lines else '\n')
-
-def train(given):
-    data, chars = load_data(input_file)
-    ix_to_char = chars
-    n_val = int(len(data) * val_fraction)
-    data, val_data = data[:len(data) - n_val], data[len(data) - n_val:]
-    if len(data) < seq_length + 1 or (n_val and n_val < 2):
-        fail(f'--val_fraction={val_fraction} leaves {len(data)} characters to train on and {n_val} held out')
-    if resume:
-        theta, mem, hprev, meta = load_checkpoint(given)
-        if meta['chars'] != chars:
-            fail(f"{input_file} has a different vocabulary ({len(chars)} symbols) from checkpoint "
-                 f"{checkpoint_path} ({len(meta['chars'])}); resume with the input_file it was trained on")
-        n, p, smooth_loss, elapsed = meta['n'], meta['p'], meta['smooth_loss'], meta['elapsed']
-        rng = np.random.default_rng()
-        rng.bit_generator.state = meta['rng']
-    else:
-        if os.path.exists(checkpoint_path):
-            fail(f'{checkpoint_path} exists: continue it with --resume=True, or move it or set '
-                 '--checkpoint_path to start a new run')
-        rng = np.random.default_rng(seed)
-        theta, _ = init_params(len(chars), rng)
-        mem = np.zeros_like(theta)
-        hprev, n, p, elapsed = np.zeros(hidden_size, dtype), 0, 0, 0.0
-        smooth_loss = -np.log(1.0 / len(chars)) * seq_length   # the loss at iteration 0
-    params = unflatten(theta, len(chars))
-    log_path = os.path.splitext(checkpoint_path)[0] + '.csv'
-    os.makedirs(os.path.dirname(log_path) or '.', exist_ok=True)
-    rows = open(log_path).readlines()[1:] if resume and os.path.exists(log_path) else []
-    log = open(log_path, 'w')
-    log.write('iter,smooth_loss,loss_per_char,val_loss_per_char,elapsed_s\n')
-    log.writelines(r for r in rows if r.split(',')[0].isdigit() and int(r.split(',')[0]) < n)
-
-    def checkpoint():
-        save_checkpoint(theta, mem, hprev, dict(
-            script=SCRIPT, n=n, p=p, smooth_loss=float(smooth_loss), chars=chars, rng=rng.bit_generator.state,
-            elapsed=elapsed + time.time() - t0, config={k: globals()[k] for k in config_keys}))
-
-    stop = []
-    old_handler = signal.signal(signal.SIGINT, lambda *_: stop.append(1))   # finish the iteration, then save
-    t0, n0 = time.time(), n
-    while n < max_iters and not stop:
-        if p + seq_length + 1 > len(data) or n == 0:
-            hprev, p = np.zeros(hidden_size, dtype), 0     # start of data: reset the memory
-        inputs, targets = data[p:p + seq_length], data[p + 1:p + seq_length + 1]
-        val = ''
-        if n_val and n % eval_every == 0:
-            val = eval_loss(val_data, params)
-            print(f'iter {n}, held-out loss: {val:.4f} nats/char, {val / np.log(2):.4f} bits/char')
-        if n % print_every == 0:
-            sample_ix, _ = sample(hprev, inputs[0], sample_length, params, rng)
-        loss, grads, hprev = lossFun(inputs, targets, hprev, params)
-        if not np.isfinite(loss):
-            fail(f'loss became {loss} at iteration {n}; the last checkpoint is kept; '
-                 'try a smaller --learning_rate')
-        smooth_loss = smooth_loss * 0.999 + float(loss) * 0.001   # float64 whatever the dtype
-        if n % print_every == 0:
-            print(f'----\niter {n}, loss: {smooth_loss:f} ({smooth_loss / seq_length:.4f} nats/char)\n----')
-            print(''.join(ix_to_char[ix] for ix in sample_ix))
-            log.write(f'{n},{smooth_loss:.6f},{smooth_loss / seq_length:.6f},{val},'
-                      f'{elapsed + time.time() - t0:.1f}\n')
-            log.flush()
-        update(theta, grads, mem)
-        p, n = p + seq_length, n + 1
-        if n % checkpoint_every == 0:
-            checkpoint()
-    if n_val and not stop:   # the last log row gets a held-out loss too
-        val = eval_loss(val_data, params)
-        log.write(f'{n},{smooth_loss:.6f},{smooth_loss / seq_length:.6f},{val},{elapsed + time.time() - t0:.1f}\n')
-        print(f'held-out loss at iteration {n}: {val:.4f} nats/char', file=sys.stderr)
-    checkpoint()
-    log.close()
-    signal.signal(signal.SIGINT, old_handler)
-    took = time.time() - t0
-    print(f'{"interrupted" if stop else "stopped"} at iteration {n} ({(n - n0) / max(took, 1e-9):.0f} '
-          f'iter/s); saved {checkpoint_path}' + ('; continue with --resume=True' if stop else ''), file=sys.stderr)
-    if stop:
-        sys.exit(130)
+    rng, start = np.random.default_rng(seed), [nl] * (per_line or not prime) + [char_to_ix[ch] for ch in prime]
+    decode = lambda ixes: ''.join(ix_to_char[ix] for ix in ixes)
+    if per_line and lines:
+        for name in sample_names(lines, start, params, rng, temperature):
+            print(prime + decode(name).rstrip('\n'))
+        return
+    h = forward(start[:-1], start[1:], np.zeros(hidden_size, dtype), params)[1][-1]
+    left, ix, done = generate or MAX_LINE * lines, start[-1], prime.count('\n')
+    sys.stdout.write(prime)
+    while left > 0 and not (lines and done >= lines):   # in pieces: any length runs in little memory
+        ixes, h = sample(h, ix, min(left, 10000), params, rng, temperature)
+        text, left, ix = decode(ixes), left - len(ixes), ixes[-1]
+        if lines and text.count('\n') >= lines - done:
+            text = '\n'.join(text.split('\n')[:lines - done]) + '\n'
+        done += text.count('\n')
+        sys.stdout.write(text)
+    print('' if lines else '\n', end='')
 
 def main(argv):
     given = configure(argv)
     np.seterr(all='ignore')   # a non-finite loss is caught and reported by the training loop
     try:
-        generate_text(given) if generate or lines else train(given)
+        ck = load_checkpoint(given) if resume or generate or lines else None
+        generate_text(ck) if generate or lines else train(ck)
     except KeyboardInterrupt:
         sys.exit(130)
     except BrokenPipeError:   # stdout closed early, e.g. piped into head: stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(1)
+    except MemoryError:
+        fail(f'out of memory (hidden_size={hidden_size}); try a smaller model')
 
 
 if __name__ == '__main__':

@@ -25,9 +25,7 @@ def load_script(name):
 
 def run_script(name, *args, cwd=None, timeout=120):
     """Run a script as a user would; returns the CompletedProcess (text stdout and stderr)."""
-    env = dict(os.environ, OPENBLAS_NUM_THREADS='1', PYTHONUNBUFFERED='1')
-    return subprocess.run([sys.executable, os.path.join(ROOT, name), *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return run_path(os.path.join(ROOT, name), *args, cwd=cwd, timeout=timeout)
 
 
 def random_model(script, num_layers, hidden_size, vocab_size, rng, scale=0.5):
@@ -146,3 +144,22 @@ def loss_lines(stdout):
     """(iteration, printed loss) for every line in the paper's format."""
     return [(int(m.group(1)), float(m.group(2)))
             for m in re.finditer(r'^iter (\d+), loss: (\d+\.\d{6})\b', stdout, re.M)]
+
+
+def edited_script(tmp_path, script, **top):
+    """A copy of a script in tmp_path with hyperparameters edited at the top of the file, as a user does."""
+    source = open(os.path.join(ROOT, script), encoding='utf-8').read()
+    for name, value in top.items():
+        source, count = re.subn(rf'^{name} = \S+', f'{name} = {value}', source, count=1, flags=re.M)
+        assert count == 1, name
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    path = tmp_path / script
+    path.write_text(source, encoding='utf-8')
+    return str(path)
+
+
+def run_path(path, *args, timeout=120, **popen):
+    """Run a script file (e.g. an edited copy) as a user would; like run_script."""
+    env = dict(os.environ, OPENBLAS_NUM_THREADS='1', PYTHONUNBUFFERED='1')
+    return subprocess.run([sys.executable, str(path), *args], env=env, capture_output=True, text=True,
+                          timeout=timeout, **popen)

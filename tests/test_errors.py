@@ -9,12 +9,13 @@ from common import SCRIPTS, run_script, small_args
 
 
 def assert_clean_error(r, *words):
+    """A non-zero exit whose stderr ends in one 'script: error: ...' line (after any progress notes)."""
     lines = r.stderr.strip().splitlines()
     assert r.returncode != 0
-    assert len(lines) == 1 and 'Traceback' not in r.stderr, r.stderr
-    assert lines[0].startswith(('min_char_rnn.py: error: ', 'rnn3.py: error: ')), lines[0]
+    assert lines and 'Traceback' not in r.stderr and sum('error' in line for line in lines) == 1, r.stderr
+    assert lines[-1].startswith(('min_char_rnn.py: error: ', 'rnn3.py: error: ')), lines[-1]
     for word in words:
-        assert word in lines[0], lines[0]
+        assert word in lines[-1], lines[-1]
 
 
 BAD_ARGUMENTS = [
@@ -24,14 +25,14 @@ BAD_ARGUMENTS = [
     (['--resume=maybe'], '--resume=maybe is not a valid bool'),
     (['hidden_size=5'], 'expected --name=value'),
     (['--hidden_size'], 'expected --name=value'),
-    (['--hidden_size=0'], '--hidden_size must be positive'),
-    (['--seq_length=-3'], '--seq_length must be positive'),
+    (['--hidden_size=0'], '--hidden_size must be a whole number >= 1, got 0'),
+    (['--seq_length=-3'], '--seq_length must be a whole number >= 1, got -3'),
     (['--learning_rate=0'], '--learning_rate must be positive'),
     (['--learning_rate=nan'], '--learning_rate must be positive'),
-    (['--max_iters=0'], '--max_iters must be positive'),
+    (['--max_iters=0'], '--max_iters must be a whole number >= 1, got 0'),
     (['--temperature=-1'], '--temperature must be positive'),
-    (['--checkpoint_every=0'], '--checkpoint_every must be positive'),
-    (['--generate=-2'], '--generate and --lines must be 0 or more'),
+    (['--checkpoint_every=0'], '--checkpoint_every must be a whole number >= 1'),
+    (['--generate=-2'], '--generate must be a whole number >= 0, got -2'),
     (['--val_fraction=1.5'], '--val_fraction must be in [0, 1)'),
     (['--dtype=float16'], '--dtype must be float64 or float32'),
     (['--input_file=does/not/exist.txt'], 'cannot read input file does/not/exist.txt: No such file'),
@@ -157,14 +158,7 @@ def test_resume_with_another_model_shape_is_refused_and_says_what_differs(script
 def test_resume_on_text_with_another_vocabulary_is_refused(script, tmp_path, trained):
     path = copy_trained(script, tmp_path, trained)
     r = run_script(script, *small_args(script, tmp_path, text='ABCDEFGHIJKLMNOPQRSTUVWXYZ' * 3), '--resume=True')
-    assert_clean_error(r, 'different vocabulary', '26 symbols')
-    assert path.read_bytes() == trained[script][1]
-
-
-@pytest.mark.parametrize('script', SCRIPTS)
-def test_new_run_does_not_overwrite_an_existing_checkpoint(script, tmp_path, trained):
-    path = copy_trained(script, tmp_path, trained)
-    assert_clean_error(run_script(script, *small_args(script, tmp_path)), 'exists: continue it with --resume=True')
+    assert_clean_error(r, 'different vocabulary', '26 symbols', f"which was trained on {trained[script][0] / 'input.txt'}")
     assert path.read_bytes() == trained[script][1]
 
 
@@ -175,7 +169,7 @@ def test_loss_that_becomes_infinite_stops_the_run_and_keeps_the_last_good_checkp
     r = run_script(script, *small_args(script, tmp_path), '--resume=True', '--learning_rate=1e38',
                    '--max_iters=1000', f'--checkpoint_every={every}')
     assert_clean_error(r, 'loss became', 'the last checkpoint is kept')
-    failed_at = int(re.search(r'at iteration (\d+)', r.stderr).group(1))
+    failed_at = int(re.search(r'loss became .* at iteration (\d+)', r.stderr).group(1))
     if every > 1:
         assert path.read_bytes() == trained[script][1]
     with np.load(path, allow_pickle=False) as ck:

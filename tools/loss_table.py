@@ -1,7 +1,7 @@
 """Print the README's results tables from loss logs (the .csv written beside each checkpoint).
 
-  python tools/loss_table.py [--iters=0,22600,997100] [--paper=104.36,54.97,44.43] [--below=44.43]
-                             [--minutes=3,45] LOG.csv[=label] [LOG.csv[=label] ...]
+usage: python tools/loss_table.py [--iters=0,22600,997100] [--paper=104.36,54.97,44.43] [--below=44.43]
+                                  [--minutes=3,45] LOG.csv[=label] [LOG.csv[=label] ...]
 
 One markdown column per log: the smoothed loss at each of --iters (and the paper's, if given), the
 first logged iteration at or below --below, the lowest smoothed loss, its range over the last
@@ -15,6 +15,8 @@ import os
 import sys
 
 import numpy as np
+
+OPTIONS = ['--iters', '--paper', '--below', '--minutes']
 
 
 def held_out(evals):
@@ -54,15 +56,27 @@ def column(path, iters, below, minutes):
 
 
 def main(argv):
+    if {'-h', '--help'} & set(argv):
+        print(__doc__.strip())
+        return
+    bad = [a for a in argv if a.startswith('--') and (a.partition('=')[0] not in OPTIONS or '=' not in a)]
+    if bad:
+        sys.exit(f"loss_table.py: error: unknown option {bad[0]} (see --help)")
     opts = dict(a[2:].split('=', 1) for a in argv if a.startswith('--'))
     logs = [a for a in argv if not a.startswith('--')]
-    iters = [int(i) for i in opts['iters'].split(',')] if 'iters' in opts else []
-    paper = opts['paper'].split(',') if 'paper' in opts else None
-    below = float(opts['below']) if 'below' in opts else None
-    minutes = [float(m) for m in opts['minutes'].split(',')] if 'minutes' in opts else []
+    try:
+        iters = [int(i) for i in opts['iters'].split(',')] if 'iters' in opts else []
+        paper = opts['paper'].split(',') if 'paper' in opts else None
+        below = float(opts['below']) if 'below' in opts else None
+        minutes = [float(m) for m in opts['minutes'].split(',')] if 'minutes' in opts else []
+    except ValueError as e:
+        sys.exit(f'loss_table.py: error: {e} (see --help)')
     if not logs or (paper and len(paper) != len(iters)):
-        sys.exit(__doc__)
-    columns = [column(spec.partition('=')[0], iters, below, minutes) for spec in logs]
+        sys.exit('loss_table.py: error: give one or more LOG.csv, and as many --paper values as --iters (see --help)')
+    try:
+        columns = [column(spec.partition('=')[0], iters, below, minutes) for spec in logs]
+    except (OSError, KeyError, ValueError) as e:
+        sys.exit(f'loss_table.py: error: cannot read a loss log: {e}')
     header = [''] + (['paper'] if paper else []) + [spec.partition('=')[2] or spec for spec in logs]
     print('| ' + ' | '.join(header) + ' |')
     print('|' + ' --- |' * len(header))

@@ -1,0 +1,243 @@
+"""A user's first hour: edit the top and run again, resume as it was, --help, signals, the log, what runs."""
+import hashlib
+import json
+import math
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from common import (ROOT, SCRIPTS, TEXT, edited_script, load_script, loss_lines, run_path, run_script,
+                    small_args, write_text)
+
+SMALL_TOP = {'min_char_rnn.py': {'hidden_size': 12}, 'rnn3.py': {'hidden_size': 10, 'num_layers': 2}}
+
+
+def user_args(tmp_path, *extra):
+    """A run of an edited copy on the small text, checkpoint in tmp_path/out (no model-shape flags)."""
+    return [f'--input_file={write_text(tmp_path)}', f'--checkpoint_path={tmp_path / "out" / "ck.npz"}', *extra]
+
+
+def meta(path):
+    with np.load(path, allow_pickle=False) as ck:
+        return json.loads(str(ck['meta'])), ck['Whh'].shape
+
+
+def digest(path):
+    return hashlib.sha256(open(path, 'rb').read()).hexdigest()
+
+
+@pytest.mark.parametrize('script', SCRIPTS)
+def test_rerun_after_an_edit_keeps_every_earlier_run_and_trains_the_new_shape_from_zero(script, tmp_path):
+    out = tmp_path / 'out'
+    first = run_path(edited_script(tmp_path / 'a', script, **SMALL_TOP[script]), *user_args(tmp_path, '--max_iters=30'))
+    assert first.returncode == 0, first.stderr
+    kept = {digest(out / 'ck.npz'), digest(out / 'ck.csv')}
+    for rerun, hidden in enumerate([6, 5, 5]):   # edit, edit, then the same command once more
+        top = dict(SMALL_TOP[script], hidden_size=hidden)
+        r = run_path(edited_script(tmp_path / 'a', script, **top), *user_args(tmp_path, f'--max_iters={20 + rerun}'))
+        assert r.returncode == 0, r.stderr
+        assert loss_lines(r.stdout)[0][0] == 0 and 'earlier run kept as' in r.stderr
+        (n, shape), files = meta(out / 'ck.npz'), sorted(os.listdir(out))
+        assert n['n'] == 20 + rerun and shape == (hidden, hidden) and n['config']['hidden_size'] == hidden
+        assert len(files) == 2 * (rerun + 2), files                 # every run's checkpoint and log
+        moved = [f for f in files if f not in ('ck.npz', 'ck.csv')]
+        assert all(re.fullmatch(r'ck\.iter\d+-\d{8}-\d{6}(-\d+)?\.(npz|csv)', f) for f in moved), moved
+        assert kept <= {digest(out / f) for f in moved}, 'an earlier run was changed or lost'
+        kept |= {digest(out / 'ck.npz'), digest(out / 'ck.csv')}
+
+
+@pytest.mark.parametrize('script', SCRIPTS)
+def test_resume_after_an_edit_continues_the_run_as_it_was_and_names_what_it_adopted(script, tmp_path):
+    """The first run has a non-default rate and dtype; the resume is run from a copy whose top says otherwise."""
+    args = ['--max_iters=200', '--learning_rate=0.05', '--dtype=float64', '--print_every=50']
+    run = edited_script(tmp_path / 'a', script, **SMALL_TOP[script])
+    whole = run_path(run, *user_args(tmp_path / 'whole', *args, '--max_iters=400'))
+    first = run_path(run, *user_args(tmp_path / 'b', *args))
+    edited = edited_script(tmp_path / 'c', script, **dict(SMALL_TOP[script], hidden_size=7, seq_length=9))
+    second = run_path(edited, *user_args(tmp_path / 'b', '--resume=True', '--max_iters=400'))
+    assert whole.returncode == first.returncode == second.returncode == 0, second.stderr
+    assert first.stdout + second.stdout == whole.stdout
+    note = [line for line in second.stderr.splitlines() if 'resuming' in line][0]
+    hidden = SMALL_TOP[script]['hidden_size']
+    for adopted in [f'hidden_size={hidden}', 'seq_length=25', 'learning_rate=0.05', 'dtype=float64', 'print_every=50']:
+        assert adopted in note, note
+    assert 'max_iters' not in note                              # given on the command line
+    (m, shape) = meta(tmp_path / 'b' / 'out' / 'ck.npz')
+    assert m['config']['learning_rate'] == 0.05 and m['config']['dtype'] == 'float64' and shape == (hidden, hidden)
+
+
+@pytest.mark.parametrize('script', SCRIPTS)
+def test_resume_with_a_different_model_shape_on_the_command_line_is_refused(script, tmp_path):
+    run = edited_script(tmp_path / 'a', script, **SMALL_TOP[script])
+    assert run_path(run, *user_args(tmp_path, '--max_iters=20')).returncode == 0
+    r = run_path(run, *user_args(tmp_path, '--resume=True', '--per_line=True'))
+    assert r.returncode == 1 and r.stderr.strip().splitlines()[-1].endswith('has per_line=False, not True')
+
+
+@pytest.mark.parametrize('script', SCRIPTS)
+@pytest.mark.parametrize('flag', ['--help', '-h'])
+def test_help_lists_every_hyperparameter_with_its_default_and_comment(script, flag):
+    r = run_script(script, flag, '--hiden_size=5')
+    assert r.returncode == 0 and r.stderr == ''
+    m = load_script(script)
+    source = open(os.path.join(ROOT, script)).read()
+    assert m.config_keys and 'per_line' in m.config_keys
+    for name in m.config_keys:
+        comment = re.search(rf'^{name} = .*?(?:# (.*))?$', source, re.M).group(1)
+        line = [line for line in r.stdout.splitlines() if line.strip().startswith(f'--{name}=')]
+        assert len(line) == 1, name
+        assert f'--{name}={getattr(m, name)}' in line[0] and (comment is None or line[0].endswith(comment)), line
+
+
+@pytest.mark.parametrize('script', SCRIPTS)
+def test_unknown_name_suggests_the_closest_and_a_missing_equals_sign_shows_the_right_form(script, tmp_path):
+    r = run_script(script, '--hiden_size=5', cwd=tmp_path)
+    assert r.returncode == 1 and "did you mean --hidden_size?" in r.stderr and '--help' in r.stderr
+    r = run_script(script, '--max_iters', '100', cwd=tmp_path)
+    assert r.returncode == 1 and "expected --max_iters=100, got '--max_iters'" in r.stderr
+
+
+def start(script, args):
+    env = dict(os.environ, OPENBLAS_NUM_THREADS='1', PYTHONUNBUFFERED='1')
+    return subprocess.Popen([sys.executable, os.path.join(ROOT, script), *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+
+
+@pytest.mark.parametrize('script', SCRIPTS)
+@pytest.mark.parametrize('sig, code', [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_ctrl_c_or_kill_saves_a_checkpoint_that_resumes_exactly(script, sig, code, tmp_path):
+    extra = ['--print_every=50', '--sample_length=40', '--val_fraction=0.1', '--eval_every=100']
+    args = small_args(script, tmp_path / 'b', *extra)
+    proc = start(script, args + ['--max_iters=1000000'])
+    seen = ''
+    while 'iter 100, loss' not in seen:
+        seen += proc.stdout.readline()
+    proc.send_signal(sig)
+    out, err = proc.stdout.read(), proc.stderr.read()    # not communicate(): it skips what readline buffered
+    proc.wait(timeout=60)
+    assert proc.returncode == code and 'Traceback' not in err, err
+    stopped = int(re.search(r'interrupted at iteration (\d+)', err).group(1))
+    assert 100 < stopped < 1000000 and '--resume=True' in err
+    end = stopped + 120
+    resumed = run_script(script, *args, f'--max_iters={end}', '--resume=True')
+    whole = run_script(script, *small_args(script, tmp_path / 'a', *extra), f'--max_iters={end}')
+    assert resumed.returncode == whole.returncode == 0
+    assert seen + out + resumed.stdout == whole.stdout
+
+
+@pytest.mark.parametrize('script', SCRIPTS)
+@pytest.mark.parametrize('sig', [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_during_a_long_held_out_evaluation_stops_it_promptly_and_saves(script, sig, tmp_path, capsys):
+    """Each held-out chunk is made to take 2 ms, so the evaluation at iteration 0 takes over 1.9 s."""
+    args = small_args(script, tmp_path, '--val_fraction=0.9', '--max_iters=5', text=TEXT * 10)
+    m = load_script(script)
+    forward = m.forward
+    m.forward = lambda *a: (time.sleep(0.002), forward(*a))[1]
+    threading.Timer(0.3, os.kill, (os.getpid(), sig)).start()
+    begun = time.time()
+    with pytest.raises(SystemExit) as e:
+        m.main(args)
+    took = time.time() - begun
+    assert e.value.code == 128 + sig and took < 1.0, took
+    assert 'held-out' not in capsys.readouterr().out
+    assert meta(tmp_path / 'out' / 'ck.npz')[0]['n'] == 0
+    load_script(script).main(args + ['--resume=True'])          # the evaluation is redone on resume
+    resumed = capsys.readouterr().out
+    load_script(script).main(small_args(script, tmp_path / 'whole', '--val_fraction=0.9', '--max_iters=5', text=TEXT * 10))
+    assert resumed == capsys.readouterr().out and resumed.startswith('iter 0, held-out loss')
+
+
+@pytest.mark.parametrize('script', SCRIPTS)
+def test_the_loss_log_survives_a_crash_while_a_resume_prepares_it(script, tmp_path, monkeypatch, capsys):
+    args = small_args(script, tmp_path, '--max_iters=200', '--print_every=50')
+    load_script(script).main(args)
+    log = tmp_path / 'out' / 'ck.csv'
+    rows = log.read_text().splitlines()
+    assert [row.split(',')[0] for row in rows] == ['iter', '0', '50', '100', '150']
+    with open(log, 'a') as f:                              # rows a crashed run wrote past its checkpoint
+        f.write('200,1.0,1.0,,9.9\n250,1.0,1.0,,9.9\n250,1.0')
+    m, real_open = load_script(script), open
+
+    def killed_after_opening(path, mode='r', *a, **k):
+        f = real_open(path, mode, *a, **k)
+        if str(path).endswith('ck.csv') and mode != 'rb':
+            raise SystemExit('killed')                       # the process dies with the log just opened
+        return f
+    monkeypatch.setattr(m, 'open', killed_after_opening, raising=False)
+    with pytest.raises(SystemExit, match='killed'):
+        m.main(args + ['--resume=True', '--max_iters=400'])
+    assert log.read_text().splitlines() == rows
+    load_script(script).main(args + ['--resume=True', '--max_iters=300'])
+    assert [row.split(',')[0] for row in log.read_text().splitlines()] == ['iter', '0', '50', '100', '150', '200', '250']
+
+
+@pytest.mark.parametrize('script', SCRIPTS)
+def test_what_runs_and_its_progress_go_to_stderr_and_stdout_stays_the_papers_transcript(script, tmp_path):
+    r = run_script(script, *small_args(script, tmp_path, '--max_iters=250', '--learning_rate=0.05'))
+    assert r.returncode == 0
+    n_chars, vocab = len(TEXT * 1), len(set(TEXT))
+    err = r.stderr.splitlines()
+    assert err[0] == f'{script}: data has {n_chars} characters, {vocab} unique.'
+    m = load_script(script)
+    H, L, V = (12, 1, vocab) if script == 'min_char_rnn.py' else (10, 3, vocab)
+    size = (H + 1) * (H + V) + H * V if L == 1 else H * V + (2 * L - 1) * H * H + L * H + V * H + V
+    assert f'{size:,} parameters' in err[1] and 'learning_rate=0.05' in err[1] and m.learning_rate == 0.01
+    progress = [line for line in err if re.search(r'iter (100|200)/250: loss [\d.]+ nats/char, \d+ it/s, .* left$', line)]
+    assert len(progress) == 2
+    assert set(re.sub(r'^----$|^iter \d+, loss: \d+\.\d{6}$', '', r.stdout, flags=re.M)) <= set(TEXT)
+    assert 'it/s' not in r.stdout and 'nats' not in r.stdout
+
+
+def test_large_logits_give_a_finite_loss_equal_to_a_float64_reference():
+    for script in SCRIPTS:
+        m = load_script(script)
+        m.hidden_size, m.num_layers = 4, 2
+        init = m.init_params(5, np.random.default_rng(0))
+        params = init[1] if isinstance(init, tuple) else init
+        for p in params:
+            p[...] = 0
+        params[-1][:] = [1200.0, 0.0, -700.0, 1199.0, 3.0]      # by: with zero weights y_t = by at every t
+        h = np.zeros((2, 4) if script == 'rnn3.py' else 4, np.float32)
+        targets = np.array([2, 1, 0, 4, 3])
+        loss = m.forward(np.zeros(5, int), targets, h, params)[0]
+        by = [1200.0, 0.0, -700.0, 1199.0, 3.0]
+        logsumexp = 1200.0 + math.log(sum(math.exp(y - 1200.0) for y in by))
+        want = sum(logsumexp - by[t] for t in targets)
+        assert math.isfinite(loss) and abs(loss - want) < 1e-6 * want, (script, loss, want)
+
+
+FORMER_TRACEBACKS = [
+    (['--hidden_size=100000'], 'GB'),
+    (['--seed=-1'], '--seed must be a whole number >= 0, got -1'),
+]
+
+
+@pytest.mark.parametrize('script', SCRIPTS)
+@pytest.mark.parametrize('args, message', FORMER_TRACEBACKS, ids=[a[0] for a, _ in FORMER_TRACEBACKS])
+def test_former_tracebacks_are_one_line_errors(script, args, message, tmp_path):
+    from test_errors import assert_clean_error
+    assert_clean_error(run_script(script, *small_args(script, tmp_path), *args), message)
+
+
+@pytest.mark.parametrize('script', SCRIPTS)
+def test_a_non_integer_count_edited_at_the_top_is_one_line_error(script, tmp_path):
+    from test_errors import assert_clean_error
+    edited = edited_script(tmp_path / 'a', script, sample_length='2e2')
+    assert_clean_error(run_path(edited, *user_args(tmp_path)), '--sample_length must be a whole number >= 1, got 200.0')
+
+
+def test_tools_answer_help_and_a_missing_log_in_one_line(tmp_path):
+    for tool in ['loss_table.py', 'plot_loss.py']:
+        path = os.path.join(ROOT, 'tools', tool)
+        h = subprocess.run([sys.executable, path, '--help'], capture_output=True, text=True)
+        assert h.returncode == 0 and 'usage' in h.stdout.lower(), h.stderr
+        r = subprocess.run([sys.executable, path, *(['x.png'] if tool == 'plot_loss.py' else []), 'missing.csv'],
+                           capture_output=True, text=True, cwd=tmp_path)
+        assert r.returncode == 1 and r.stderr.strip().count('\n') == 0 and 'missing.csv' in r.stderr, r.stderr
