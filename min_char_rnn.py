@@ -128,14 +128,16 @@ def sample(h, seed_ix, n, params, rng, temperature=1.0, stop_ix=None):
     return ixes, h
 
 def sample_names(k, start, params, rng, temperature=1.0):
-    """per_line: k names, each from a zero state fed start (newline, then any prime), to its newline."""
+    """per_line: k names (their newline dropped), each from a zero state fed start (newline, any prime)."""
     h = forward(start[:-1], start[1:], np.zeros(hidden_size, dtype), params)[1][-1]
-    return [sample(h, start[-1], sample_length, params, rng, temperature, start[0])[0] for _ in range(k)]
+    names = [sample(h, start[-1], sample_length, params, rng, temperature, start[0])[0] for _ in range(k)]
+    return [name[:-1] if name[-1] == start[0] else name for name in names]
 
 # -----------------------------------------------------------------------------
 # training loop (Section V): every print_every iterations the loss and a sample, as the listing
 def train(ck):
     data, val_data, ix_to_char, chars_per_seq = training_data()
+    nl = ix_to_char.index('\n') if per_line else None
     theta, mem, hprev, rng, n, p, smooth_loss, elapsed = initial_state(ck, ix_to_char, data, chars_per_seq)
     params, stop, log, clock = unflatten(theta, len(ix_to_char)), catch_signals(), open_log(n), Clock(n, elapsed)
     def checkpoint():
@@ -152,8 +154,8 @@ def train(ck):
         val = held_out(n, val_data, params, stop)
         if stop:
             break                                  # interrupted during the evaluation: redone on resume
-        if n % print_every == 0:
-            sample_ix = ([ix for name in sample_names(5, [ix_to_char.index('\n')], params, rng) for ix in name] if per_line
+        if n % print_every == 0:                    # per_line: five names, one a line
+            sample_ix = ([ix for name in sample_names(5, [nl], params, rng) for ix in name + [nl]][:-1] if per_line
                          else sample(hprev, inputs[0], sample_length, params, rng)[0])
         loss, grads, hprev = lossFun(inputs, targets, hprev, params)
         if not np.isfinite(loss):
@@ -443,7 +445,7 @@ def generate_text(ck):
     decode = lambda ixes: ''.join(ix_to_char[ix] for ix in ixes)
     if per_line and lines:
         for name in sample_names(lines, start, params, rng, temperature):
-            print(prime + decode(name).rstrip('\n'))
+            print(prime + decode(name))
         return
     h = forward(start[:-1], start[1:], np.zeros(hidden_size, dtype), params)[1][-1]
     left, ix, done = generate or MAX_LINE * lines, start[-1], prime.count('\n')

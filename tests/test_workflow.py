@@ -147,7 +147,7 @@ def test_results_table_tool_reports_the_log_and_checkpoint_of_a_run(tmp_path):
 
 @pytest.mark.parametrize('script', SCRIPTS)
 def test_output_piped_into_a_reader_that_stops_early_ends_quietly(script, names_model):
-    cmd = [sys.executable, os.path.join(ROOT, script), *names_model[script], '--generate=100000']
+    cmd = [sys.executable, os.path.join(ROOT, script), *names_model[script], '--generate=1000000000']
     reader = subprocess.Popen(['head', '-c', '20'], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     writer = subprocess.run(cmd, stdout=reader.stdin, stderr=subprocess.PIPE, text=True, timeout=120)
     reader.stdin.close()
