@@ -156,10 +156,11 @@ def train(ck):
     data, val_data, ix_to_char, chars_per_seq = training_data()
     nl = ix_to_char.index('\n') if per_line else None
     params, mems, hprev, rng, n, p, smooth_loss, elapsed = initial_state(ck, ix_to_char, data, chars_per_seq)
-    stop, log, clock = catch_signals(), open_log(n), Clock(n, elapsed)
+    stop, log, t0 = catch_signals(), open_log(n), time.time()
+    n0, seconds = n, lambda: elapsed + time.time() - t0   # training time, across resumes
     def checkpoint():
         save_checkpoint(params, mems, hprev, dict(script=SCRIPT, n=n, p=p, smooth_loss=float(smooth_loss), chars=ix_to_char,
-                        rng=rng.bit_generator.state, elapsed=clock.elapsed(), config={k: globals()[k] for k in config_keys}))
+                        rng=rng.bit_generator.state, elapsed=seconds(), config={k: globals()[k] for k in config_keys}))
     while n < max_iters and not stop:
         if per_line:                               # one name per iteration, from a zero state (the names note)
             seq = data[line_order(n // len(data), len(data))[n % len(data)]]
@@ -180,12 +181,13 @@ def train(ck):
         smooth_loss = smooth_loss * 0.999 + float(loss) * 0.001   # float64 whatever the dtype
         if n % print_every == 0:
             print(f'----\niter {n}, loss: {smooth_loss:f}\n----\n' + ''.join(ix_to_char[ix] for ix in sample_ix))
-            log_row(log, n, smooth_loss / chars_per_seq, smooth_loss, val, clock)
+            log_row(log, n, smooth_loss, smooth_loss / chars_per_seq, val, seconds())
+            progress(n, n0, t0, smooth_loss / chars_per_seq)
         update(params, grads, mems)
         p, n = p + seq_length, n + 1
         if n % checkpoint_every == 0:
             checkpoint()
-    finish(n, val_data, params, stop, log, clock, smooth_loss, chars_per_seq, checkpoint)
+    finish(n, (n - n0) / (time.time() - t0), val_data, params, stop, log, smooth_loss, chars_per_seq, seconds, checkpoint)
 
 # =============================================================================
 # Not in the paper: the command line, held-out loss, run files (checkpoint, loss log), progress,
@@ -365,37 +367,31 @@ def open_log(n):
         log.write('iter,smooth_loss,loss_per_char,val_loss_per_char,elapsed_s\n')
     return log
 
-def Clock(n, elapsed):
-    """Training seconds so far (across resumes), and progress on stderr."""
-    t0, n0 = time.time(), n
-    def clock(n=None, loss_per_char=None):
-        if n is not None and n > n0:
-            rate = (n - n0) / (time.time() - t0)
-            left = (max_iters - n) / rate
-            note(f'iter {n}/{max_iters}: loss {loss_per_char:.4f} nats/char, {rate:.0f} it/s, '
-                 f'{left // 3600:.0f} h {left % 3600 // 60:.0f} min {left % 60:.0f} s left')
-        return elapsed + time.time() - t0
-    clock.elapsed, clock.rate = clock, lambda n: (n - n0) / max(time.time() - t0, 1e-9)
-    return clock
-
-def log_row(log, n, loss_per_char, smooth_loss, val, clock):
-    log.write(f'{n},{smooth_loss:.6f},{loss_per_char:.6f},{val},{clock():.1f}\n')
+def log_row(log, n, smooth_loss, loss_per_char, val, seconds):
+    log.write(f'{n},{smooth_loss:.6f},{loss_per_char:.6f},{val},{seconds:.1f}\n')
     log.flush()
-    clock(n, loss_per_char)
 
-def finish(n, val_data, params, stop, log, clock, smooth_loss, chars_per_seq, checkpoint):
+def progress(n, n0, t0, loss_per_char):
+    """Speed and time left, on stderr (stdout is the paper's transcript)."""
+    rate = (n - n0) / max(time.time() - t0, 1e-9)
+    left = (max_iters - n) / max(rate, 1e-9)
+    if n > n0:
+        note(f'iter {n}/{max_iters}: loss {loss_per_char:.4f} nats/char, {rate:.0f} it/s, '
+             f'{left // 3600:.0f} h {left % 3600 // 60:.0f} min {left % 60:.0f} s left')
+
+def finish(n, rate, val_data, params, stop, log, smooth_loss, chars_per_seq, seconds, checkpoint):
     """The last held-out loss (into the log row at n), the checkpoint, the closing line on stderr."""
     if val_data is not None and not stop:
         val = eval_loss(val_data, params, stop)
         if val is not None:
             note(f'held-out loss at iteration {n}: {val:.4f} nats/char')
-            log.write(f'{n},{smooth_loss:.6f},{smooth_loss / chars_per_seq:.6f},{val},{clock():.1f}\n')
+            log_row(log, n, smooth_loss, smooth_loss / chars_per_seq, val, seconds())
     checkpoint()
     log.close()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, signal.default_int_handler if sig == signal.SIGINT else signal.SIG_DFL)
     how = f'continue with --resume=True --checkpoint_path={checkpoint_path}' if stop else 'done'
-    note(f'{"interrupted" if stop else "stopped"} at iteration {n} ({clock.rate(n):.0f} it/s); saved {checkpoint_path}; {how}')
+    note(f'{"interrupted" if stop else "stopped"} at iteration {n} ({rate:.0f} it/s); saved {checkpoint_path}; {how}')
     if stop:
         sys.exit(128 + stop[0])
 
