@@ -5,7 +5,7 @@ import re
 import numpy as np
 import pytest
 
-from common import SCRIPTS, run_script, small_args
+from common import SCRIPTS, TEXT, run_script, small_args
 
 
 def assert_clean_error(r, *words):
@@ -35,6 +35,13 @@ BAD_ARGUMENTS = [
     (['--generate=-2'], '--generate must be a whole number >= 0, got -2'),
     (['--val_fraction=1.5'], '--val_fraction must be in [0, 1)'),
     (['--dtype=float16'], '--dtype must be float64 or float32'),
+    (['--learning_rate=inf'], '--learning_rate must be positive'),
+    (['--temperature=0'], '--temperature must be positive'),
+    (['--lines=-1'], '--lines must be a whole number >= 0, got -1'),
+    (['--eval_every=0'], '--eval_every must be a whole number >= 1, got 0'),
+    (['--print_every=0'], '--print_every must be a whole number >= 1, got 0'),
+    (['--sample_length=0'], '--sample_length must be a whole number >= 1, got 0'),
+    (['--val_fraction=-0.1'], '--val_fraction must be in [0, 1)'),
     (['--input_file=does/not/exist.txt'], 'cannot read input file does/not/exist.txt: No such file'),
     (['--input_file=.'], 'cannot read input file .: Is a directory'),
 ]
@@ -66,9 +73,10 @@ def test_input_that_is_not_utf8_is_one_line_error(script, tmp_path):
 
 
 @pytest.mark.parametrize('script', SCRIPTS)
-def test_held_out_split_that_leaves_too_little_is_one_line_error(script, tmp_path):
-    r = run_script(script, *small_args(script, tmp_path, '--val_fraction=0.999'))
-    assert_clean_error(r, '--val_fraction=0.999 leaves')
+@pytest.mark.parametrize('fraction, held', [(0.999, len(TEXT) - 3), (1.5 / len(TEXT), 1)])
+def test_held_out_split_that_leaves_too_little_is_one_line_error(script, fraction, held, tmp_path):
+    r = run_script(script, *small_args(script, tmp_path, f'--val_fraction={fraction}'))
+    assert_clean_error(r, f'--val_fraction={fraction} leaves {len(TEXT) - held} characters to train on and {held} held out')
 
 
 @pytest.fixture(scope='module')

@@ -1,0 +1,131 @@
+"""The training loop, sampling, held-out loss and argument parsing, each against an independent computation."""
+import math
+
+import numpy as np
+import pytest
+
+from common import SCRIPTS, load_script, loss_lines, oracle_for_script, oracle_lossFun, random_model, small_args
+
+LAYERS = {'min_char_rnn.py': 1, 'rnn3.py': 3}
+
+
+def record_lossFun(m):
+    """Replace m.lossFun by one that records (inputs, targets, hprev, loss) and returns the real result."""
+    calls, lossFun = [], m.lossFun
+
+    def recording(inputs, targets, hprev, params):
+        loss, grads, h = lossFun(inputs, targets, hprev, params)
+        calls.append((inputs.copy(), targets.copy(), hprev.copy(), float(loss), h.copy()))
+        return loss, grads, h
+    m.lossFun = recording
+    return calls
+
+
+@pytest.mark.parametrize('script', SCRIPTS)
+@pytest.mark.parametrize('length, starts', [(51, [0, 25, 0, 25, 0]), (50, [0, 0, 0, 0, 0]), (77, [0, 25, 50, 0, 25])])
+def test_chunks_of_seq_length_walk_the_text_and_wrap_with_a_fresh_state(script, length, starts, tmp_path, capsys):
+    """Iteration n trains inputs text[p:p+25] and targets text[p+1:p+26]; at the end of the text p and h reset."""
+    text = ''.join(chr(97 + (i * 7) % 26) for i in range(length))
+    m = load_script(script)
+    calls = record_lossFun(m)
+    m.main(small_args(script, tmp_path, f'--max_iters={len(starts)}', text=text))
+    codes = np.array([sorted(set(text)).index(ch) for ch in text])
+    assert [len(c[0]) for c in calls] == [25] * len(starts)
+    for n, (p, (inputs, targets, hprev, _, _)) in enumerate(zip(starts, calls)):
+        assert list(inputs) == list(codes[p:p + 25]) and list(targets) == list(codes[p + 1:p + 26]), n
+        if p == 0:
+            assert not hprev.any(), f'iteration {n} starts the text: h is reset'
+        else:
+            assert np.array_equal(hprev, calls[n - 1][4]), f'iteration {n} carries h from iteration {n - 1}'
+
+
+@pytest.mark.parametrize('script', SCRIPTS)
+def test_printed_loss_is_the_smoothed_loss_recurrence(script, tmp_path, capsys):
+    m = load_script(script)
+    calls = record_lossFun(m)
+    m.main(small_args(script, tmp_path, '--max_iters=6', '--print_every=1', '--sample_length=5'))
+    printed = [loss for _, loss in loss_lines(capsys.readouterr().out)]
+    smooth, want = 25 * math.log(m_vocab(tmp_path)), []
+    for *_, loss, _ in calls:
+        smooth = 0.999 * smooth + 0.001 * loss
+        want.append(smooth)
+    assert len(printed) == 6 and np.allclose(printed, want, rtol=0, atol=2e-6), (printed, want)
+
+
+def m_vocab(tmp_path):
+    return len(set((tmp_path / 'input.txt').read_text()))
+
+
+def greedy_oracle(script, params, prime_ix, n):
+    """Near-zero temperature sampling is argmax decoding: the oracle fed the prime, then its own argmax."""
+    Wxh, Whh, bh, Why, by = split(script, params)
+    h = np.zeros((len(Whh), Whh[0].shape[0]))
+    out = []
+    ixes = list(prime_ix)
+    for _ in range(n):
+        *_, last = oracle_lossFun(ixes, [0] * len(ixes), h, Wxh, Whh, [b.reshape(-1, 1) for b in bh], Why, by.reshape(-1, 1))
+        h = np.array([x.ravel() for x in last])
+        ix = int(np.argmax(Why.dot(h[-1]) + by))
+        out.append(ix)
+        ixes = [ix]
+    return out
+
+
+def split(script, params):
+    if script == 'min_char_rnn.py':
+        Wxh, Whh, Why, bh, by = params
+        return [Wxh], [Whh], [bh], Why, by
+    L = (len(params) - 2) // 3
+    return params[:L], params[L:2 * L], params[2 * L:3 * L], params[-2], params[-1]
+
+
+@pytest.mark.parametrize('script', SCRIPTS)
+def test_generate_after_a_prime_continues_from_the_state_the_prime_leaves(script, tmp_path, capsys):
+    """--temperature near 0 makes sampling argmax decoding, which the per-step oracle can redo."""
+    args = small_args(script, tmp_path, '--max_iters=300', '--learning_rate=0.1', '--dtype=float64')
+    load_script(script).main(args)
+    capsys.readouterr()
+    m = load_script(script)
+    m.main(args + ['--generate=30', '--prime=the qu', '--temperature=1e-9'])
+    text = capsys.readouterr().out
+    weights, _, _, meta = m.load_checkpoint({})
+    params = m.unflatten(weights, len(meta['chars'])) if script == 'min_char_rnn.py' else weights
+    if script == 'rnn3.py':
+        assert len({float(b.sum()) for b in params[6:9]}) == 3, 'each layer has its own bias'
+    prime_ix = [meta['chars'].index(ch) for ch in 'the qu']
+    want = ''.join(meta['chars'][ix] for ix in greedy_oracle(script, params, prime_ix, 30))
+    assert text == 'the qu' + want + '\n'
+
+
+@pytest.mark.parametrize('script', SCRIPTS)
+@pytest.mark.parametrize('per_line', [False, True])
+def test_held_out_loss_is_the_mean_loss_per_predicted_character(script, per_line):
+    rng = np.random.default_rng(3)
+    m, params, _ = random_model(script, LAYERS[script], 6, 5, rng, scale=0.7)
+    m.seq_length, m.per_line = 7, per_line
+    zero = np.zeros((LAYERS[script], 6))[0] if script == 'min_char_rnn.py' else np.zeros((3, 6))
+    if per_line:
+        val = [np.concatenate(([4], rng.integers(0, 4, k), [4])) for k in (3, 9, 1)]
+        total = sum(oracle_for_script(script, s[:-1], s[1:], zero, params)[0] for s in val)
+        want = total / sum(len(s) - 1 for s in val)
+    else:
+        val = rng.integers(0, 5, 30)                            # chunks of 7 characters, carried state, last one short
+        h, total = zero, 0.0
+        for i in range(0, 29, 7):
+            chunk = val[i:i + 8]
+            loss, _, h = oracle_for_script(script, chunk[:-1], chunk[1:], h, params)
+            total += loss
+        want = total / 29
+    assert abs(m.eval_loss(val, params, []) - want) < 1e-12
+
+
+PARSED = [('--resume=1', 'resume', True), ('--resume=0', 'resume', False), ('--resume=False', 'resume', False),
+          ('--resume=TRUE', 'resume', True), ('--learning_rate=3e-3', 'learning_rate', 0.003),
+          ('--prime=a=b', 'prime', 'a=b'), ('--seq_length=9', 'seq_length', 9)]
+
+
+@pytest.mark.parametrize('script', SCRIPTS)
+@pytest.mark.parametrize('arg, name, value', PARSED)
+def test_command_line_values_are_typed_by_their_default(script, arg, name, value):
+    m = load_script(script)
+    assert m.configure([arg]) == {name: value} and getattr(m, name) == value and type(getattr(m, name)) is type(value)
