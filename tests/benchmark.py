@@ -1,6 +1,7 @@
-"""Speed of each script's training step against the paper-listing-style loop, side by side.
+"""Speed of each script's training step against the paper-listing-style loop, side by side, and
+with one or all BLAS threads on an idle machine and on one with a core kept busy.
 
-  python tests/benchmark.py [--input_file=../shared/data/tinyshakespeare.txt] [--rounds=5]
+  python tests/benchmark.py [--input_file=input.txt] [--rounds=5] [--only=threads|listing]
 
 For each script's default configuration, both loops train on the same text from the same weights
 for the same number of iterations: sample every 100 iterations, lossFun (with clipping), Adagrad.
@@ -8,7 +9,11 @@ Rounds alternate between them; the table gives iterations/s (median of rounds) a
 and the peak memory of a real run of the script on input.txt. If torch is installed, a PyTorch
 CPU nn.RNN + Linear step (Adagrad, clipping, same sizes) is timed too, in a child process: importing
 torch changes how fast the NumPy loops run here, so it never shares a process with them.
-Thread counts: run it under OPENBLAS_NUM_THREADS=1 for single-thread figures.
+The listing table runs in this process with one BLAS thread, as the scripts do by default
+(OPENBLAS_NUM_THREADS=2 python tests/benchmark.py --only=listing for two). The threads table times
+each script's step in child processes (a thread count must be set before NumPy loads) with 1 and
+with os.cpu_count() BLAS threads, alone and beside a process that keeps one core busy, in
+alternating rounds; iterations/s, median of rounds.
 """
 import importlib.util
 import os
@@ -16,13 +21,15 @@ import subprocess
 import sys
 import time
 
-import numpy as np
+if not {'OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS'} & set(os.environ):
+    os.environ.update(OPENBLAS_NUM_THREADS='1', MKL_NUM_THREADS='1')   # as the scripts do
+import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import ROOT, load_script, oracle_lossFun, oracle_update, script_params, split_layers  # noqa: E402
 
 args = dict(a[2:].split('=', 1) for a in sys.argv[1:])
-input_file = args.get('input_file', os.path.join(ROOT, '..', 'shared', 'data', 'tinyshakespeare.txt'))
+input_file = args.get('input_file', os.path.join(ROOT, 'input.txt'))
 rounds = int(args.get('rounds', 5))
 ITERS = {'min_char_rnn.py': 2000, 'rnn3.py': 100}     # per round; each a multiple of 100
 
@@ -166,5 +173,53 @@ def main():
             print(line + ' '.join(f'{a / b:.1f}' for a, b in zip(rates[dtype], rates['listing'])), flush=True)
 
 
+def child_main(script):
+    """Iterations/s of the script's own step at its defaults, in this process's BLAS setting."""
+    m = load_script(script)
+    data, chars = m.load_data(input_file)
+    init = m.init_params(len(chars), np.random.default_rng(m.seed))
+    script_loop(m, data, init, 100 if script == 'rnn3.py' else 1000)   # warm-up
+    start = time.perf_counter()
+    script_loop(m, data, init, ITERS[script])
+    print(ITERS[script] / (time.perf_counter() - start))
+
+
+def child_rate(script, threads, busy):
+    env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    hog = subprocess.Popen([sys.executable, '-c', 'while True: pass']) if busy else None
+    try:
+        r = subprocess.run([sys.executable, os.path.abspath(__file__), f'--child={script}', f'--input_file={input_file}'],
+                           env=env, capture_output=True, text=True)
+    finally:
+        if hog:
+            hog.kill()
+            hog.wait()
+    return float(r.stdout.split()[-1])
+
+
+def threads_main():
+    cores = os.cpu_count()
+    print(f'BLAS threads, {rounds} rounds, {cores} cores, numpy {np.__version__}, input {os.path.basename(input_file)}')
+    print(f'{"script (defaults, float32)":<28} {"BLAS threads":<24} {"idle it/s":>10} {"one core busy it/s":>19}')
+    for script in ['min_char_rnn.py', 'rnn3.py']:
+        configs = [(threads, busy) for threads in (1, cores) for busy in (False, True)]
+        rates = {c: [] for c in configs}
+        for _ in range(rounds):
+            for c in configs:
+                rates[c].append(child_rate(script, *c))
+        for threads in (1, cores):
+            label = f'{threads} (the scripts\' default)' if threads == 1 else f'{threads} (OpenBLAS default)'
+            print(f'{script:<28} {label:<24} {np.median(rates[threads, False]):>10.0f} {np.median(rates[threads, True]):>19.0f}',
+                  flush=True)
+
+
 if __name__ == '__main__':
-    torch_main(args['torch']) if 'torch' in args else main()
+    if 'torch' in args:
+        torch_main(args['torch'])
+    elif 'child' in args:
+        child_main(args['child'])
+    else:
+        if args.get('only') != 'threads':
+            main()
+        if args.get('only') != 'listing':
+            threads_main()
