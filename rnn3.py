@@ -210,7 +210,7 @@ def print_help():
     for line in block.splitlines()[2:]:
         name, _, comment = line.partition('#')
         name = name.split('=')[0].strip()
-        print(f'  --{name}={globals()[name]}'.ljust(38) + ' ' + comment.strip())
+        print(f"  --{name}={globals()[name] if globals()[name] != '' else repr('')}".ljust(38) + ' ' + comment.strip())
 
 def configure(argv):
     """Apply --name=value overrides (typed by the default) and check every value; return the ones given."""

@@ -124,7 +124,7 @@ MUTANTS = [
     (BOTH, 'command line', 'near = difflib.get_close_matches(name, config_keys, 1)', 'near = []'),
     (BOTH, 'command line', "low = 0 if name in ('generate', 'lines', 'seed') else 1", 'low = 0'),
     (BOTH, 'command line', 'if not 0 <= val_fraction < 1:', 'if not 0 <= val_fraction <= 1:'),
-    (BOTH, 'command line', "+ ' ' + comment.strip())", ")"),
+    (BOTH, 'command line', ".ljust(38) + ' ' + comment.strip())", ".ljust(38))"),
     (BOTH, 'command line', "if not 0 < globals()[name] < float('inf'):", "if not 0 < globals()[name]:"),
     (BOTH, 'errors', 'if not np.isfinite(loss):', 'if np.isnan(loss):'),
     (BOTH, 'errors', "if need > os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES'):", "if need > 1e15:"),
