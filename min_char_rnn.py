@@ -246,10 +246,12 @@ def training_data():
             fail(f'{input_file} has a line of {max(map(len, data)) - 2} characters; --per_line is for lines of at most {MAX_LINE}')
     n_val = int(len(data) * val_fraction)
     data, val_data = data[:len(data) - n_val], (data[len(data) - n_val:] if n_val else None)
-    if per_line and (not data or (n_val and n_val < 1)) or not per_line and (len(data) < seq_length + 1 or 0 < n_val < 2):
-        what = 'lines' if per_line else 'characters'
-        fail(f'--val_fraction={val_fraction} leaves {len(data)} {what} to train on and {n_val} held out' if val_fraction else
-             f'{input_file} has {len(data)} characters; training needs at least seq_length + 1 = {seq_length + 1}')
+    least_train, least_held_out = (1, 1) if per_line else (seq_length + 1, 2)    # sequences or characters
+    if val_fraction and (n_val < least_held_out or len(data) < least_train):
+        fail(f"--val_fraction={val_fraction} leaves {len(data)} {'lines' if per_line else 'characters'} to train on "
+             f'and {n_val} held out')
+    if len(data) < seq_length + 1 and not per_line:
+        fail(f'{input_file} has {len(data)} characters; training needs at least seq_length + 1 = {seq_length + 1}')
     return data, val_data, ix_to_char, np.mean([len(s) - 1 for s in data]) if per_line else seq_length
 
 def initial_state(ck, ix_to_char, data, chars_per_seq):

@@ -28,7 +28,8 @@ MUTANTS = [
     (BOTH, 'data', "data, val_data = data[:len(data) - n_val], (data[len(data) - n_val:]",
      "data, val_data = data[:len(data) - n_val + 1], (data[len(data) - n_val:]"),
     (BOTH, 'data', 'if max(map(len, data)) > MAX_LINE + 2:', 'if max(map(len, data)) > MAX_LINE + 3:'),
-    (BOTH, 'data', '(len(data) < seq_length + 1 or 0 < n_val < 2)', '(len(data) < seq_length or 0 < n_val < 2)'),
+    (BOTH, 'data', 'if per_line else (seq_length + 1, 2)', 'if per_line else (seq_length + 1, 1)'),
+    (BOTH, 'data', 'if len(data) < seq_length + 1 and not per_line:', 'if len(data) < seq_length and not per_line:'),
     # forward
     (('min_char_rnn.py',), 'forward', 'np.tanh(xh_t + Whh.dot(h_prev), out=h_t)', 'np.tanh(xh_t + Whh.T.dot(h_prev), out=h_t)'),
     (('min_char_rnn.py',), 'forward', 'xh = Wxh.T[inputs] + bh ', 'xh = Wxh.T[inputs] '),
