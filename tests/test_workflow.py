@@ -135,14 +135,15 @@ def test_results_table_tool_reports_the_log_and_checkpoint_of_a_run(tmp_path):
                             '--minutes=1000', f'{tmp_path / "out" / "ck.csv"}=run'], capture_output=True, text=True)
     assert r.returncode == table.returncode == 0, table.stderr
     rows = [row.strip('| ').split(' | ') for row in table.stdout.splitlines()]
-    assert rows[0] == ['paper', 'run'] and len(rows) == 10
+    assert rows[0] == ['paper', 'run'] and len(rows) == 11
     final = re.search(r'held-out loss at iteration 251: ([\d.]+) nats/char', r.stderr).group(1)
     assert rows[3] == ['smoothed loss at 150', '2', f'{losses[150]:.2f}']
     assert rows[4][2] == '100' and rows[5][2] == f'{min(losses.values()):.2f}'
     assert rows[6][2] == f'{min(losses[200], losses[250]):.2f} - {max(losses[200], losses[250]):.2f}'
     assert rows[7][2].startswith(f'{final} (') and rows[7][2].endswith('at 251')
     assert rows[8] == ['held-out loss, last evaluation within 1000 min of training', '-', rows[7][2]]
-    assert rows[9][2].startswith('251 in 0 min')
+    assert rows[9] == ['passes over the training text', '-', f'{251 * 25 / (len(TEXT) - int(len(TEXT) * 0.1)):.1f}']
+    assert rows[10][2].startswith('251 in 0 min')
 
 
 @pytest.mark.parametrize('script', SCRIPTS)

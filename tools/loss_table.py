@@ -45,14 +45,30 @@ def column(path, iters, below, minutes):
     cells += [(f'held-out loss, last evaluation within {m:g} min of training',
                held_out([e for e in evals if e[2] <= 60 * m])) for m in minutes]
     checkpoint = os.path.splitext(path)[0] + '.npz'
-    trained = '-'
+    trained = passes = '-'
     if os.path.exists(checkpoint):
         with np.load(checkpoint, allow_pickle=False) as ck:
             meta = json.loads(str(ck['meta']))
         mins, secs = divmod(round(meta['elapsed']), 60)
         trained = f"{meta['n']:,} in {mins} min {secs} s"
+        passes = passes_over_training_text(meta)
+    cells.append(('passes over the training text', passes))
     cells.append(('iterations, training time', trained))
     return cells
+
+
+def passes_over_training_text(meta):
+    """Iterations x characters (per_line: lines) per iteration / the training part of the input file."""
+    config = meta['config']
+    try:
+        with open(config['input_file'], encoding='utf-8') as f:
+            text = f.read()
+    except OSError:
+        return '-'
+    per_line = config.get('per_line', False)
+    size = len([line for line in text.split('\n') if line]) if per_line else len(text)
+    size -= int(size * config['val_fraction'])
+    return f"{meta['n'] * (1 if per_line else config['seq_length']) / size:.1f}"
 
 
 def main(argv):
