@@ -4,7 +4,8 @@ import math
 import numpy as np
 import pytest
 
-from common import SCRIPTS, load_script, loss_lines, oracle_for_script, oracle_lossFun, random_model, small_args
+from common import (SCRIPTS, load_script, loss_lines, oracle_for_script, oracle_lossFun, random_model, small_args,
+                    split_layers)
 
 LAYERS = {'min_char_rnn.py': 1, 'rnn3.py': 3}
 
@@ -58,7 +59,7 @@ def m_vocab(tmp_path):
 
 def greedy_oracle(script, params, prime_ix, n):
     """Near-zero temperature sampling is argmax decoding: the oracle fed the prime, then its own argmax."""
-    Wxh, Whh, bh, Why, by = split(script, params)
+    Wxh, Whh, bh, Why, by = split_layers(script, params)
     h = np.zeros((len(Whh), Whh[0].shape[0]))
     out = []
     ixes = list(prime_ix)
@@ -69,14 +70,6 @@ def greedy_oracle(script, params, prime_ix, n):
         out.append(ix)
         ixes = [ix]
     return out
-
-
-def split(script, params):
-    if script == 'min_char_rnn.py':
-        Wxh, Whh, Why, bh, by = params
-        return [Wxh], [Whh], [bh], Why, by
-    L = (len(params) - 2) // 3
-    return params[:L], params[L:2 * L], params[2 * L:3 * L], params[-2], params[-1]
 
 
 @pytest.mark.parametrize('script', SCRIPTS)

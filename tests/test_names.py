@@ -5,7 +5,7 @@ import os
 import numpy as np
 import pytest
 
-from common import ROOT, SCRIPTS, load_script, loss_lines, oracle_for_script, run_script, small_args
+from common import ROOT, SCRIPTS, load_script, loss_lines, oracle_for_script, oracle_update, run_script, small_args
 from test_errors import assert_clean_error
 
 NAMES = 'helium\nneon\n\nargon\nkrypton\nxenon\nradon\noganesson\n'      # one empty line, skipped
@@ -64,11 +64,7 @@ def test_a_per_line_step_matches_the_listing_oracle(script, tmp_path, capsys):
     m.main(per_line_args(script, tmp_path, '--max_iters=1', '--learning_rate=0.1'))
     [(inputs, targets, hprev, before)] = trained
     loss, grads, _ = oracle_for_script(script, inputs, targets, hprev, before)
-    mems = [np.zeros_like(g) for g in grads]
-    for p, g, mem in zip(before, grads, mems):
-        np.clip(g, -5, 5, out=g)
-        mem += g * g
-        p -= 0.1 * g / np.sqrt(mem + 1e-8)
+    oracle_update(before, grads, [np.zeros_like(g) for g in grads], 0.1)
     after = m.load_checkpoint({})[0]
     after = m.unflatten(after, len(set(NAMES))) if script == 'min_char_rnn.py' else after
     for got, want in zip(after, before):
