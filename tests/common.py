@@ -23,7 +23,7 @@ def load_script(name):
     return module
 
 
-def run_script(name, *args, cwd=None, timeout=120):
+def run_script(name, *args, cwd=None, timeout=60):
     """Run a script as a user would; returns the CompletedProcess (text stdout and stderr)."""
     return run_path(os.path.join(ROOT, name), *args, cwd=cwd, timeout=timeout)
 
@@ -158,7 +158,7 @@ def edited_script(tmp_path, script, **top):
     return str(path)
 
 
-def run_path(path, *args, timeout=120, **popen):
+def run_path(path, *args, timeout=60, **popen):
     """Run a script file (e.g. an edited copy) as a user would; like run_script."""
     env = dict(os.environ, OPENBLAS_NUM_THREADS='1', PYTHONUNBUFFERED='1')
     return subprocess.run([sys.executable, str(path), *args], env=env, capture_output=True, text=True,

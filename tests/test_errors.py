@@ -62,7 +62,7 @@ BAD_TEXTS = [
 @pytest.mark.parametrize('script', SCRIPTS)
 @pytest.mark.parametrize('text, message', BAD_TEXTS)
 def test_empty_or_short_input_is_one_line_error(script, text, message, tmp_path):
-    assert_clean_error(run_script(script, *small_args(script, tmp_path, text=text)), message)
+    assert_clean_error(run_script(script, *small_args(script, tmp_path, '--max_iters=5', text=text)), message)
 
 
 @pytest.mark.parametrize('script', SCRIPTS)
@@ -75,7 +75,7 @@ def test_input_that_is_not_utf8_is_one_line_error(script, tmp_path):
 @pytest.mark.parametrize('script', SCRIPTS)
 @pytest.mark.parametrize('fraction, held', [(0.999, len(TEXT) - 3), (1.5 / len(TEXT), 1)])
 def test_held_out_split_that_leaves_too_little_is_one_line_error(script, fraction, held, tmp_path):
-    r = run_script(script, *small_args(script, tmp_path, f'--val_fraction={fraction}'))
+    r = run_script(script, *small_args(script, tmp_path, f'--val_fraction={fraction}', '--max_iters=5'))
     assert_clean_error(r, f'--val_fraction={fraction} leaves {len(TEXT) - held} characters to train on and {held} held out')
 
 
@@ -138,7 +138,7 @@ def test_unusable_checkpoint_is_one_line_error_and_left_as_it_was(script, writer
     path = checkpoint_file(tmp_path)
     writer(path, trained, script)
     before = path.read_bytes()
-    assert_clean_error(run_script(script, *small_args(script, tmp_path), mode), str(path), message)
+    assert_clean_error(run_script(script, *small_args(script, tmp_path), mode, '--max_iters=40'), str(path), message)
     assert path.read_bytes() == before
 
 
@@ -157,7 +157,7 @@ def copy_trained(script, tmp_path, trained):
 @pytest.mark.parametrize('script', SCRIPTS)
 def test_resume_with_another_model_shape_is_refused_and_says_what_differs(script, tmp_path, trained):
     path = copy_trained(script, tmp_path, trained)
-    r = run_script(script, *small_args(script, tmp_path), '--resume=True', '--hidden_size=7')
+    r = run_script(script, *small_args(script, tmp_path), '--resume=True', '--hidden_size=7', '--max_iters=40')
     assert_clean_error(r, 'hidden_size=', 'not 7')
     assert path.read_bytes() == trained[script][1]
 
@@ -165,7 +165,7 @@ def test_resume_with_another_model_shape_is_refused_and_says_what_differs(script
 @pytest.mark.parametrize('script', SCRIPTS)
 def test_resume_on_text_with_another_vocabulary_is_refused(script, tmp_path, trained):
     path = copy_trained(script, tmp_path, trained)
-    r = run_script(script, *small_args(script, tmp_path, text='ABCDEFGHIJKLMNOPQRSTUVWXYZ' * 3), '--resume=True')
+    r = run_script(script, *small_args(script, tmp_path, text='ABCDEFGHIJKLMNOPQRSTUVWXYZ' * 3), '--resume=True', '--max_iters=40')
     assert_clean_error(r, 'different vocabulary', '26 symbols', f"which was trained on {trained[script][0] / 'input.txt'}")
     assert path.read_bytes() == trained[script][1]
 

@@ -223,14 +223,14 @@ FORMER_TRACEBACKS = [
 @pytest.mark.parametrize('args, message', FORMER_TRACEBACKS, ids=[a[0] for a, _ in FORMER_TRACEBACKS])
 def test_former_tracebacks_are_one_line_errors(script, args, message, tmp_path):
     from test_errors import assert_clean_error
-    assert_clean_error(run_script(script, *small_args(script, tmp_path), *args), message)
+    assert_clean_error(run_script(script, *small_args(script, tmp_path, '--max_iters=5'), *args), message)
 
 
 @pytest.mark.parametrize('script', SCRIPTS)
 def test_a_non_integer_count_edited_at_the_top_is_one_line_error(script, tmp_path):
     from test_errors import assert_clean_error
     edited = edited_script(tmp_path / 'a', script, sample_length='2e2')
-    assert_clean_error(run_path(edited, *user_args(tmp_path)), '--sample_length must be a whole number >= 1, got 200.0')
+    assert_clean_error(run_path(edited, *user_args(tmp_path, '--max_iters=5')), '--sample_length must be a whole number >= 1, got 200.0')
 
 
 def test_tools_answer_help_and_a_missing_log_in_one_line(tmp_path):
