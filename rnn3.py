@@ -11,7 +11,7 @@ Wxh[0], Wxh[1], Wxh[2] are the paper's Wxh, Wxh2, Wxh3 (likewise Whh, bh, hprev,
   python rnn3.py --resume=True    # continue the saved run exactly, with the settings it was run with
   python rnn3.py --generate=500 --prime="ROMEO:" --temperature=0.8   # sample the saved model
 """
-import difflib, json, os, signal, sys, time
+import difflib, functools, json, os, signal, sys, time
 if not {'OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS'} & set(os.environ):
     os.environ.update(OPENBLAS_NUM_THREADS='1', MKL_NUM_THREADS='1')   # before NumPy loads (README, Speed)
 import numpy as np
@@ -163,7 +163,7 @@ def train(ck):
                         rng=rng.bit_generator.state, elapsed=seconds(), config={k: globals()[k] for k in config_keys}))
     while n < max_iters and not stop:
         if per_line:                               # one name per iteration, from a zero state (the names note)
-            seq = data[line_order(n // len(data), len(data))[n % len(data)]]
+            seq = data[line_order(seed, n // len(data), len(data))[n % len(data)]]
             inputs, targets, hprev = seq[:-1], seq[1:], np.zeros_like(hprev)
         else:
             if p + seq_length + 1 > len(data):
@@ -283,10 +283,10 @@ def initial_state(ck, ix_to_char, data, chars_per_seq):
         return params, mems, hprev, rng, meta['n'], meta['p'], meta['smooth_loss'], meta['elapsed']
     H, V, L = hidden_size, len(ix_to_char), num_layers
     size = H * V + (2 * L - 1) * H * H + L * H + V * H + V
-    need = size * np.dtype(dtype).itemsize * 4     # weights, Adagrad memory, gradients, update temporaries
-    if need > os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES'):
-        fail(f'hidden_size={hidden_size} makes {size:,} parameters, about {need / 2**30:.1f} GB to train; this machine has '
-             f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.1f} GB")
+    need, have = size * np.dtype(dtype).itemsize * 4, os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES')
+    if need > have:                                # weights, Adagrad memory, gradients, update temporaries
+        fail(f'hidden_size={hidden_size} makes {size:,} parameters, about {need / 2**30:.1f} GB to train; '
+             f'this machine has {have / 2**30:.1f} GB')
     note(f'new run: {num_layers} layers, hidden_size={hidden_size}, {size:,} parameters ({dtype}); ' + ', '.join(
         f'{k}={globals()[k]}' for k in ['seq_length', 'learning_rate', 'max_iters', 'per_line', 'val_fraction', 'seed']))
     keep_earlier_run()
@@ -297,7 +297,7 @@ def initial_state(ck, ix_to_char, data, chars_per_seq):
 
 def keep_earlier_run():
     """A new run never overwrites an earlier one: its checkpoint and log are renamed first."""
-    stem, ext = os.path.splitext(checkpoint_path)
+    stem = os.path.splitext(checkpoint_path)[0]
     old = [f for f in (checkpoint_path, stem + '.csv') if os.path.lexists(f)]
     if old:
         try:
@@ -313,12 +313,10 @@ def keep_earlier_run():
             os.rename(f, new(f, k))
         note(f"earlier run kept as {' and '.join(new(f, k) for f in old)}; this is a new run (--resume=True continues one)")
 
-def line_order(epoch, count, cache={}):
+@functools.lru_cache(maxsize=1)
+def line_order(seed, epoch, count):
     """per_line: the order of the lines in pass `epoch` over them, seeded and reshuffled every pass."""
-    if (epoch, count) not in cache:
-        cache.clear()
-        cache[epoch, count] = np.random.default_rng([seed, epoch]).permutation(count)
-    return cache[epoch, count]
+    return np.random.default_rng([seed, epoch]).permutation(count)
 
 def eval_loss(val_data, params, stop):
     """Mean loss per character on held-out data (None if stopped): carrying h across chunks as in
@@ -334,6 +332,7 @@ def eval_loss(val_data, params, stop):
     return total / sum(len(chunk) - 1 for chunk in chunks)
 
 def held_out(n, val_data, params, stop):
+    """Every eval_every iterations the held-out loss, printed; '' if not evaluated, None if stopped."""
     if val_data is None or n % eval_every:
         return ''
     val = eval_loss(val_data, params, stop)
