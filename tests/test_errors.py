@@ -56,6 +56,7 @@ def test_bad_command_line_is_one_line_error(script, args, message, tmp_path):
 BAD_TEXTS = [
     ('', 'has 0 characters'),
     ('too short', 'has 9 characters; training needs at least seq_length + 1 = 26'),
+    ('abcdefghijklmnopqrstuvwxy', 'has 25 characters; training needs at least seq_length + 1 = 26'),
 ]
 
 

@@ -63,3 +63,17 @@ def test_a_run_prints_loss_lines_and_samples_in_the_papers_format(script, tmp_pa
     assert all(len(b) == 61 and set(b[:-1]) <= set(TEXT) for b in blocks[2::2])
     assert 'stopped at iteration 250' in r.stderr
     assert (tmp_path / 'out' / 'ck.npz').exists() and (tmp_path / 'out' / 'ck.csv').exists()
+
+
+@pytest.mark.parametrize('script', SCRIPTS)
+def test_weights_start_as_randn_times_0_01_and_biases_at_zero(script):
+    """The paper's listing: np.random.randn(...) * 0.01 for Wxh, Whh, Why; zeros for bh, by."""
+    m = load_script(script)
+    m.hidden_size, m.num_layers = 80, 3
+    params = script_params(m.init_params(65, np.random.default_rng(0)))
+    weights = [p for p in params if p.ndim == 2]
+    biases = [p for p in params if p.ndim == 1]
+    assert len(weights) == (3 if script == 'min_char_rnn.py' else 7) and len(biases) == len(weights) - 1
+    for W in weights:
+        assert abs(W.mean()) < 0.001 and 0.0095 < W.std() < 0.0105, (W.shape, W.std())
+    assert all(not b.any() for b in biases)
