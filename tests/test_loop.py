@@ -41,6 +41,20 @@ def test_chunks_of_seq_length_walk_the_text_and_wrap_with_a_fresh_state(script, 
 
 
 @pytest.mark.parametrize('script', SCRIPTS)
+def test_the_sample_every_print_every_starts_from_hprev_and_the_chunks_first_character(script, tmp_path, capsys):
+    """The listing samples with sample(hprev, inputs[0], 200) just before lossFun of the same iteration."""
+    m = load_script(script)
+    calls, sample = record_lossFun(m), m.sample
+    samples = []
+    m.sample = lambda h, seed_ix, n, *a: samples.append((h.copy(), seed_ix, n)) or sample(h, seed_ix, n, *a)
+    m.main(small_args(script, tmp_path, '--max_iters=7', '--print_every=3', '--sample_length=11'))
+    assert len(samples) == 3
+    for (h, seed_ix, n), (inputs, _, hprev, _, _) in zip(samples, calls[::3]):
+        assert seed_ix == inputs[0] and n == 11 and np.array_equal(h, hprev)
+    assert calls[3][2].any(), 'the third sample starts from a state that is not zero'
+
+
+@pytest.mark.parametrize('script', SCRIPTS)
 def test_printed_loss_is_the_smoothed_loss_recurrence(script, tmp_path, capsys):
     m = load_script(script)
     calls = record_lossFun(m)
