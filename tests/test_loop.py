@@ -150,3 +150,12 @@ PARSED = [('--resume=1', 'resume', True), ('--resume=0', 'resume', False), ('--r
 def test_command_line_values_are_typed_by_their_default(script, arg, name, value):
     m = load_script(script)
     assert m.configure([arg]) == {name: value} and getattr(m, name) == value and type(getattr(m, name)) is type(value)
+
+
+@pytest.mark.parametrize('script', SCRIPTS)
+def test_checkpoints_are_written_every_checkpoint_every_iterations_and_at_the_end(script, tmp_path, capsys):
+    m = load_script(script)
+    saved, save = [], m.save_checkpoint
+    m.save_checkpoint = lambda params, mems, hprev, meta: saved.append((meta['n'], meta['p'])) or save(params, mems, hprev, meta)
+    m.main(small_args(script, tmp_path, '--max_iters=25', '--checkpoint_every=10'))
+    assert saved == [(10, 250), (20, 500), (25, 625)]
