@@ -42,6 +42,7 @@ BAD_ARGUMENTS = [
     (['--print_every=0'], '--print_every must be a whole number >= 1, got 0'),
     (['--sample_length=0'], '--sample_length must be a whole number >= 1, got 0'),
     (['--val_fraction=-0.1'], '--val_fraction must be in [0, 1)'),
+    (['--val_fraction=1'], '--val_fraction must be in [0, 1)'),
     (['--input_file=does/not/exist.txt'], 'cannot read input file does/not/exist.txt: No such file'),
     (['--input_file=.'], 'cannot read input file .: Is a directory'),
 ]

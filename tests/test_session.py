@@ -54,6 +54,19 @@ def test_rerun_after_an_edit_keeps_every_earlier_run_and_trains_the_new_shape_fr
 
 
 @pytest.mark.parametrize('script', SCRIPTS)
+def test_earlier_runs_with_the_same_iteration_count_and_time_are_both_kept(script, tmp_path):
+    """Two earlier runs that would get the same new name (same iterations, same second): neither is lost."""
+    out, run, kept = tmp_path / 'out', edited_script(tmp_path / 'a', script, **SMALL_TOP[script]), set()
+    for seed in (1, 2, 3):
+        r = run_path(run, *user_args(tmp_path, '--max_iters=10', f'--seed={seed}'))
+        assert r.returncode == 0, r.stderr
+        for f in ('ck.npz', 'ck.csv'):
+            os.utime(out / f, (1.7e9, 1.7e9))               # the same modification time for every run
+        kept |= {digest(out / 'ck.npz'), digest(out / 'ck.csv')}
+    assert len(os.listdir(out)) == 6 and {digest(out / f) for f in os.listdir(out)} == kept
+
+
+@pytest.mark.parametrize('script', SCRIPTS)
 def test_resume_after_an_edit_continues_the_run_as_it_was_and_names_what_it_adopted(script, tmp_path):
     """The first run has a non-default rate and dtype; the resume is run from a copy whose top says otherwise."""
     args = ['--max_iters=200', '--learning_rate=0.05', '--dtype=float64', '--print_every=50']
