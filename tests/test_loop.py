@@ -159,3 +159,20 @@ def test_checkpoints_are_written_every_checkpoint_every_iterations_and_at_the_en
     m.save_checkpoint = lambda params, mems, hprev, meta: saved.append((meta['n'], meta['p'])) or save(params, mems, hprev, meta)
     m.main(small_args(script, tmp_path, '--max_iters=25', '--checkpoint_every=10'))
     assert saved == [(10, 250), (20, 500), (25, 625)]
+
+
+@pytest.mark.parametrize('script', SCRIPTS)
+@pytest.mark.parametrize('bad', [math.inf, math.nan])
+def test_a_loss_that_is_not_finite_stops_the_run_before_the_update(script, bad, tmp_path, capsys):
+    m = load_script(script)
+    lossFun, count = m.lossFun, []
+
+    def breaking(inputs, targets, hprev, params):
+        loss, grads, h = lossFun(inputs, targets, hprev, params)
+        count.append(1)
+        return (bad if len(count) == 4 else loss), grads, h
+    m.lossFun = breaking
+    with pytest.raises(SystemExit) as e:
+        m.main(small_args(script, tmp_path, '--max_iters=10'))
+    assert f'loss became {bad} at iteration 3; the last checkpoint is kept' in str(e.value)
+    assert not (tmp_path / 'out' / 'ck.npz').exists()
