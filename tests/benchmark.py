@@ -143,7 +143,7 @@ def torch_main(script):
 
 def main():
     has_torch = importlib.util.find_spec('torch') is not None
-    print(f'input {input_file}, {rounds} rounds, OPENBLAS_NUM_THREADS={os.environ.get("OPENBLAS_NUM_THREADS", "unset")}, '
+    print(f'input {os.path.relpath(input_file)}, {rounds} rounds, OPENBLAS_NUM_THREADS={os.environ.get("OPENBLAS_NUM_THREADS", "unset")}, '
           f'numpy {np.__version__}, ' + ('torch in a child process' if has_torch else 'torch not installed'))
     print(f'{"script (defaults)":<30} {"dtype":<8} {"listing it/s":>12} {"script it/s":>12} {"ratio":>6}'
           + (f' {"torch it/s":>10}' if has_torch else '') + f' {"peak MB":>8}  per-round ratios')
