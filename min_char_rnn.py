@@ -163,7 +163,7 @@ def train(ck):
             fail(f'loss became {loss} at iteration {n}; the last checkpoint is kept; try a smaller --learning_rate')
         smooth_loss = smooth_loss * 0.999 + float(loss) * 0.001   # float64 whatever the dtype
         if n % print_every == 0:
-            print(f'----\niter {n}, loss: {smooth_loss:f}\n----\n' + ''.join(ix_to_char[ix] for ix in sample_ix))
+            say(f'----\niter {n}, loss: {smooth_loss:f}\n----\n' + ''.join(ix_to_char[ix] for ix in sample_ix))
             log_row(log, n, smooth_loss, smooth_loss / chars_per_seq, val, seconds())
             progress(n, n0, t0, smooth_loss / chars_per_seq)
         update(theta, grads, mem)
@@ -179,12 +179,21 @@ config_keys = [k for k, v in globals().items() if not k.startswith('_') and isin
 MODEL_KEYS = ['hidden_size', 'per_line']        # fixed by a checkpoint
 ACTION_KEYS = ['resume', 'generate', 'lines', 'prime', 'temperature', 'checkpoint_path']   # never adopted
 SCRIPT, NAMES, MAX_LINE = os.path.basename(__file__), ['Wxh', 'Whh', 'Why', 'bh', 'by'], 1000
+stop = []                                        # signals and closed pipes that ask a run to stop
 
 def fail(msg):
     sys.exit(f'{SCRIPT}: error: {msg}')
 
 def note(msg):
-    print(f'{SCRIPT}: {msg}', file=sys.stderr, flush=True)
+    say(f'{SCRIPT}: {msg}', sys.stderr)
+
+def say(text, stream=sys.stdout):
+    """Print; if the reader has gone (a closed pipe, e.g. `| head`), stop the run as Ctrl-C does."""
+    try:
+        print(text, file=stream, flush=True)
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+        stop.append(signal.SIGPIPE)
 
 def print_help():
     """Usage, then each hyperparameter with its default and comment, read from the block at the top."""
@@ -319,12 +328,12 @@ def held_out(n, val_data, params, stop):
         return ''
     val = eval_loss(val_data, params, stop)
     if val is not None:
-        print(f'iter {n}, held-out loss: {val:.4f} nats/char, {val / np.log(2):.4f} bits/char')
+        say(f'iter {n}, held-out loss: {val:.4f} nats/char, {val / np.log(2):.4f} bits/char')
     return val
 
 def catch_signals():
-    """Ctrl-C (SIGINT) or kill (SIGTERM): finish the iteration, save, exit 128 + signal number."""
-    stop = []
+    """Ctrl-C (SIGINT), kill (SIGTERM) or a closed pipe: finish the iteration, save, exit 128 + signal."""
+    stop.clear()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda signum, _: stop.append(signum))
     return stop

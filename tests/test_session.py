@@ -168,6 +168,23 @@ def test_a_signal_during_a_long_held_out_evaluation_stops_it_promptly_and_saves(
 
 
 @pytest.mark.parametrize('script', SCRIPTS)
+def test_a_reader_that_closes_the_pipe_stops_the_run_and_it_is_saved_and_resumes(script, tmp_path):
+    """`python script.py | head`: the run stops as on Ctrl-C (exit 141) and nothing it trained is lost."""
+    extra = ['--print_every=50', '--sample_length=40']
+    proc = start(script, small_args(script, tmp_path / 'b', *extra, '--max_iters=1000000'))
+    seen = ''.join(proc.stdout.readline() for _ in range(8))          # up to iteration 50's loss line
+    proc.stdout.close()
+    err = proc.stderr.read()
+    proc.wait(timeout=60)
+    assert proc.returncode == 141 and 'Traceback' not in err, err
+    stopped = meta(tmp_path / 'b' / 'out' / 'ck.npz')[0]['n']
+    assert 50 < stopped < 1000000 and f'interrupted at iteration {stopped}' in err
+    resumed = run_script(script, *small_args(script, tmp_path / 'b', *extra), f'--max_iters={stopped + 100}', '--resume=True')
+    whole = run_script(script, *small_args(script, tmp_path / 'a', *extra), f'--max_iters={stopped + 100}')
+    assert whole.stdout.startswith(seen) and whole.stdout.endswith(resumed.stdout) and resumed.stdout
+
+
+@pytest.mark.parametrize('script', SCRIPTS)
 def test_the_loss_log_survives_a_crash_while_a_resume_prepares_it(script, tmp_path, monkeypatch, capsys):
     args = small_args(script, tmp_path, '--max_iters=200', '--print_every=50')
     load_script(script).main(args)
