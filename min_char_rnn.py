@@ -139,7 +139,7 @@ def train(ck):
     data, val_data, ix_to_char, chars_per_seq = training_data()
     nl = ix_to_char.index('\n') if per_line else None
     theta, mem, hprev, rng, n, p, smooth_loss, elapsed = initial_state(ck, ix_to_char, data, chars_per_seq)
-    params, stop, log, t0 = unflatten(theta, len(ix_to_char)), catch_signals(), open_log(n), time.time()
+    params, handlers, log, t0 = unflatten(theta, len(ix_to_char)), catch_signals(), open_log(n), time.time()
     n0, seconds = n, lambda: elapsed + time.time() - t0   # training time, across resumes
     def checkpoint():
         save_checkpoint(theta, mem, hprev, dict(script=SCRIPT, n=n, p=p, smooth_loss=float(smooth_loss), chars=ix_to_char,
@@ -170,7 +170,7 @@ def train(ck):
         p, n = p + seq_length, n + 1
         if n % checkpoint_every == 0:
             checkpoint()
-    finish(n, (n - n0) / (time.time() - t0), val_data, params, stop, log, smooth_loss, chars_per_seq, seconds, checkpoint)
+    finish(n, (n - n0) / (time.time() - t0), val_data, params, log, smooth_loss, chars_per_seq, seconds, checkpoint, handlers)
 
 # =============================================================================
 # Not in the paper: the command line, held-out loss, run files (checkpoint, loss log), progress,
@@ -332,11 +332,10 @@ def held_out(n, val_data, params, stop):
     return val
 
 def catch_signals():
-    """Ctrl-C (SIGINT), kill (SIGTERM) or a closed pipe: finish the iteration, save, exit 128 + signal."""
+    """Ctrl-C (SIGINT), kill (SIGTERM) or a closed pipe: finish the iteration, save, exit 128 + signal.
+    Returns the handlers it replaces, for finish to put back."""
     stop.clear()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda signum, _: stop.append(signum))
-    return stop
+    return {sig: signal.signal(sig, lambda signum, _: stop.append(signum)) for sig in (signal.SIGINT, signal.SIGTERM)}
 
 def open_log(n):
     """The loss log. On resume, rows from iteration n on are cut off in place (no window in which
@@ -371,7 +370,7 @@ def progress(n, n0, t0, loss_per_char):
         note(f'iter {n}/{max_iters}: loss {loss_per_char:.4f} nats/char, {rate:.0f} it/s, '
              f'{left // 3600:.0f} h {left % 3600 // 60:.0f} min {left % 60:.0f} s left')
 
-def finish(n, rate, val_data, params, stop, log, smooth_loss, chars_per_seq, seconds, checkpoint):
+def finish(n, rate, val_data, params, log, smooth_loss, chars_per_seq, seconds, checkpoint, handlers):
     """The last held-out loss (into the log row at n), the checkpoint, the closing line on stderr."""
     if val_data is not None and not stop:
         val = eval_loss(val_data, params, stop)
@@ -380,8 +379,8 @@ def finish(n, rate, val_data, params, stop, log, smooth_loss, chars_per_seq, sec
             log_row(log, n, smooth_loss, smooth_loss / chars_per_seq, val, seconds())
     checkpoint()
     log.close()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, signal.default_int_handler if sig == signal.SIGINT else signal.SIG_DFL)
+    for sig, handler in handlers.items():
+        signal.signal(sig, handler)
     how = f'continue with --resume=True --checkpoint_path={checkpoint_path}' if stop else 'done'
     note(f'{"interrupted" if stop else "stopped"} at iteration {n} ({rate:.0f} it/s); saved {checkpoint_path}; {how}')
     if stop:

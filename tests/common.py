@@ -163,3 +163,32 @@ def run_path(path, *args, timeout=60, **popen):
     env = dict(os.environ, OPENBLAS_NUM_THREADS='1', PYTHONUNBUFFERED='1')
     return subprocess.run([sys.executable, str(path), *args], env=env, capture_output=True, text=True,
                           timeout=timeout, **popen)
+
+
+def assert_clean_error(r, *words):
+    """A non-zero exit whose stderr ends in one 'script: error: ...' line (after any progress notes)."""
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode != 0
+    assert lines and 'Traceback' not in r.stderr and sum('error' in line for line in lines) == 1, r.stderr
+    assert lines[-1].startswith(('min_char_rnn.py: error: ', 'rnn3.py: error: ')), lines[-1]
+    for word in words:
+        assert word in lines[-1], lines[-1]
+
+
+def record_lossFun(m):
+    """Replace m.lossFun by one that records (inputs, targets, hprev, loss) and returns the real result."""
+    calls, lossFun = [], m.lossFun
+
+    def recording(inputs, targets, hprev, params):
+        loss, grads, h = lossFun(inputs, targets, hprev, params)
+        calls.append((inputs.copy(), targets.copy(), hprev.copy(), float(loss), h.copy()))
+        return loss, grads, h
+    m.lossFun = recording
+    return calls
+
+
+def start_script(name, args):
+    """Start a script as run_script does, with stdout and stderr as pipes the test reads (a Popen)."""
+    env = dict(os.environ, OPENBLAS_NUM_THREADS='1', PYTHONUNBUFFERED='1')
+    return subprocess.Popen([sys.executable, os.path.join(ROOT, name), *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)

@@ -5,17 +5,10 @@ import re
 import numpy as np
 import pytest
 
-from common import SCRIPTS, TEXT, run_script, small_args
+from common import SCRIPTS, TEXT, assert_clean_error, run_script, small_args
 
 
-def assert_clean_error(r, *words):
-    """A non-zero exit whose stderr ends in one 'script: error: ...' line (after any progress notes)."""
-    lines = r.stderr.strip().splitlines()
-    assert r.returncode != 0
-    assert lines and 'Traceback' not in r.stderr and sum('error' in line for line in lines) == 1, r.stderr
-    assert lines[-1].startswith(('min_char_rnn.py: error: ', 'rnn3.py: error: ')), lines[-1]
-    for word in words:
-        assert word in lines[-1], lines[-1]
+
 
 
 BAD_ARGUMENTS = [

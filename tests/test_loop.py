@@ -4,22 +4,10 @@ import math
 import numpy as np
 import pytest
 
-from common import (SCRIPTS, load_script, loss_lines, oracle_for_script, oracle_lossFun, random_model, small_args,
-                    split_layers)
+from common import (SCRIPTS, load_script, loss_lines, oracle_for_script, oracle_lossFun, random_model, record_lossFun,
+                    small_args, split_layers)
 
 LAYERS = {'min_char_rnn.py': 1, 'rnn3.py': 3}
-
-
-def record_lossFun(m):
-    """Replace m.lossFun by one that records (inputs, targets, hprev, loss) and returns the real result."""
-    calls, lossFun = [], m.lossFun
-
-    def recording(inputs, targets, hprev, params):
-        loss, grads, h = lossFun(inputs, targets, hprev, params)
-        calls.append((inputs.copy(), targets.copy(), hprev.copy(), float(loss), h.copy()))
-        return loss, grads, h
-    m.lossFun = recording
-    return calls
 
 
 @pytest.mark.parametrize('script', SCRIPTS)

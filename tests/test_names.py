@@ -5,8 +5,8 @@ import os
 import numpy as np
 import pytest
 
-from common import ROOT, SCRIPTS, load_script, loss_lines, oracle_for_script, oracle_update, run_script, small_args
-from test_errors import assert_clean_error
+from common import (ROOT, SCRIPTS, assert_clean_error, load_script, loss_lines, oracle_for_script, oracle_update,
+                    record_lossFun, run_script, small_args)
 
 NAMES = 'helium\nneon\n\nargon\nkrypton\nxenon\nradon\noganesson\n'      # one empty line, skipped
 LINES = [line for line in NAMES.split('\n') if line]
@@ -29,20 +29,13 @@ def test_each_line_becomes_newline_line_newline(script):
 
 @pytest.mark.parametrize('script', SCRIPTS)
 def test_every_pass_trains_each_line_once_from_a_zero_state_in_a_new_seeded_order(script, tmp_path, capsys):
-    seen = []
-
     def run(seed):
         m = load_script(script)
-        lossFun = m.lossFun
-
-        def recording(inputs, targets, hprev, params):
-            seen.append((tuple(inputs), tuple(targets), bool(np.any(hprev))))
-            return lossFun(inputs, targets, hprev, params)
-        m.lossFun = recording
+        calls = record_lossFun(m)
         m.main(per_line_args(script, tmp_path / str(seed), f'--max_iters={3 * len(LINES)}', f'--seed={seed}'))
+        seen = [(tuple(inputs), tuple(targets), bool(np.any(hprev))) for inputs, targets, hprev, _, _ in calls]
         chars = sorted(set(NAMES))
-        decoded = [''.join(chars[i] for i in inputs[1:]) for inputs, _, _ in seen[-3 * len(LINES):]]
-        return seen[-3 * len(LINES):], decoded
+        return seen, [''.join(chars[i] for i in inputs[1:]) for inputs, _, _ in seen]
     calls, names = run(1)
     nl = sorted(set(NAMES)).index('\n')
     assert all(inputs[0] == nl and targets[-1] == nl and inputs[1:] == targets[:-1] and not state

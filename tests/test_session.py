@@ -13,7 +13,7 @@ import time
 import numpy as np
 import pytest
 
-from common import (ROOT, SCRIPTS, TEXT, edited_script, load_script, loss_lines, run_path, run_script,
+from common import (ROOT, SCRIPTS, TEXT, assert_clean_error, edited_script, load_script, loss_lines, run_path, run_script, start_script,
                     small_args, write_text)
 
 SMALL_TOP = {'min_char_rnn.py': {'hidden_size': 12}, 'rnn3.py': {'hidden_size': 10, 'num_layers': 2}}
@@ -117,18 +117,12 @@ def test_unknown_name_suggests_the_closest_and_a_missing_equals_sign_shows_the_r
     assert r.returncode == 1 and "expected --max_iters=100, got '--max_iters'" in r.stderr
 
 
-def start(script, args):
-    env = dict(os.environ, OPENBLAS_NUM_THREADS='1', PYTHONUNBUFFERED='1')
-    return subprocess.Popen([sys.executable, os.path.join(ROOT, script), *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
-
-
 @pytest.mark.parametrize('script', SCRIPTS)
 @pytest.mark.parametrize('sig, code', [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_ctrl_c_or_kill_saves_a_checkpoint_that_resumes_exactly(script, sig, code, tmp_path):
     extra = ['--print_every=50', '--sample_length=40', '--val_fraction=0.1', '--eval_every=100']
     args = small_args(script, tmp_path / 'b', *extra)
-    proc = start(script, args + ['--max_iters=1000000'])
+    proc = start_script(script, args + ['--max_iters=1000000'])
     seen = ''
     while 'iter 100, loss' not in seen:
         seen += proc.stdout.readline()
@@ -150,6 +144,7 @@ def test_ctrl_c_or_kill_saves_a_checkpoint_that_resumes_exactly(script, sig, cod
 def test_a_signal_during_a_long_held_out_evaluation_stops_it_promptly_and_saves(script, sig, tmp_path, capsys):
     """Each held-out chunk is made to take 2 ms, so the evaluation at iteration 0 takes over 1.9 s."""
     args = small_args(script, tmp_path, '--val_fraction=0.9', '--max_iters=5', text=TEXT * 10)
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     m = load_script(script)
     forward = m.forward
     m.forward = lambda *a: (time.sleep(0.002), forward(*a))[1]
@@ -163,6 +158,7 @@ def test_a_signal_during_a_long_held_out_evaluation_stops_it_promptly_and_saves(
     assert meta(tmp_path / 'out' / 'ck.npz')[0]['n'] == 0
     load_script(script).main(args + ['--resume=True'])          # the evaluation is redone on resume
     resumed = capsys.readouterr().out
+    assert {s: signal.getsignal(s) for s in before} == before, 'the handlers in place before a run are put back'
     load_script(script).main(small_args(script, tmp_path / 'whole', '--val_fraction=0.9', '--max_iters=5', text=TEXT * 10))
     assert resumed == capsys.readouterr().out and resumed.startswith('iter 0, held-out loss')
 
@@ -171,7 +167,7 @@ def test_a_signal_during_a_long_held_out_evaluation_stops_it_promptly_and_saves(
 def test_a_reader_that_closes_the_pipe_stops_the_run_and_it_is_saved_and_resumes(script, tmp_path):
     """`python script.py | head`: the run stops as on Ctrl-C (exit 141) and nothing it trained is lost."""
     extra = ['--print_every=50', '--sample_length=40']
-    proc = start(script, small_args(script, tmp_path / 'b', *extra, '--max_iters=1000000'))
+    proc = start_script(script, small_args(script, tmp_path / 'b', *extra, '--max_iters=1000000'))
     seen = ''.join(proc.stdout.readline() for _ in range(8))          # up to iteration 50's loss line
     proc.stdout.close()
     err = proc.stderr.read()
@@ -252,13 +248,11 @@ FORMER_TRACEBACKS = [
 @pytest.mark.parametrize('script', SCRIPTS)
 @pytest.mark.parametrize('args, message', FORMER_TRACEBACKS, ids=[a[0] for a, _ in FORMER_TRACEBACKS])
 def test_former_tracebacks_are_one_line_errors(script, args, message, tmp_path):
-    from test_errors import assert_clean_error
     assert_clean_error(run_script(script, *small_args(script, tmp_path, '--max_iters=5'), *args), message)
 
 
 @pytest.mark.parametrize('script', SCRIPTS)
 def test_a_non_integer_count_edited_at_the_top_is_one_line_error(script, tmp_path):
-    from test_errors import assert_clean_error
     edited = edited_script(tmp_path / 'a', script, sample_length='2e2')
     assert_clean_error(run_path(edited, *user_args(tmp_path, '--max_iters=5')), '--sample_length must be a whole number >= 1, got 200.0')
 

@@ -116,8 +116,7 @@ MUTANTS = [
     (BOTH, 'rerun', '    if old:\n', '    if False:\n'),
     (BOTH, 'rerun', '            k += 1\n', '            break\n'),
     # signals
-    (BOTH, 'signals', 'for sig in (signal.SIGINT, signal.SIGTERM):\n        signal.signal(sig, lambda',
-     'for sig in (signal.SIGINT,):\n        signal.signal(sig, lambda'),
+    (BOTH, 'signals', 'for sig in (signal.SIGINT, signal.SIGTERM)}', 'for sig in (signal.SIGINT,)}'),
     (BOTH, 'signals', '        if stop:\n            return None\n', ''),
     (BOTH, 'signals', 'sys.exit(128 + stop[0])', 'sys.exit(130)'),
     # the command line and errors
