@@ -2,18 +2,14 @@
 Character-level vanilla RNN language model in NumPy: the single-layer model of "Language Modeling
 with Recurrent Neural Networks and Backpropagation Through Time" (K. Ma, Sections III-V), after
 Karpathy's min-char-rnn. Equation numbers in comments are the paper's.
-
-  python min_char_rnn.py                  # train on input.txt (a rerun starts afresh and keeps the last run)
-  python min_char_rnn.py --resume=True    # continue the saved run exactly, with the settings it was run with
-  python min_char_rnn.py --generate=500 --prime="ROMEO:" --temperature=0.8   # sample the saved model
 """
-import difflib, functools, json, os, signal, sys, time
+import functools, os
 if not {'OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS'} & set(os.environ):
     os.environ.update(OPENBLAS_NUM_THREADS='1', MKL_NUM_THREADS='1')   # before NumPy loads (README, Speed)
 import numpy as np
 
 # -----------------------------------------------------------------------------
-# hyperparameters: plain assignments, each can be overridden as --name=value
+# the paper's hyperparameters: plain assignments, each can be overridden as --name=value
 input_file = 'input.txt'         # training text (UTF-8)
 hidden_size = 100                # size of h_t
 seq_length = 25                  # T: time steps per iteration (truncated BPTT); per_line: unused
@@ -23,11 +19,12 @@ print_every = 100                # print the loss and a sample every this many i
 sample_length = 200              # characters per sample; per_line: the longest sampled name
 seed = 1337                      # initial weights, sampling, per_line's order of lines
 dtype = 'float32'                # or 'float64': same results within noise, slower
+# run options: names, held-out loss, checkpoints, resume, sampling a saved model
 per_line = False                 # True: each non-empty line is one sequence, one per iteration (names)
 val_fraction = 0.0               # held-out tail of the text (0: train on all of it, as the paper)
 eval_every = 10000               # held-out loss every this many iterations
-checkpoint_path = 'out/min_char_rnn.npz'   # the loss log is the same name with .csv
-checkpoint_every = 10000         # also saved at the end, on Ctrl-C and on kill (SIGTERM)
+checkpoint_path = 'out/min_char_rnn.npz'   # a .npz file; the loss log is the same name with .csv
+checkpoint_every = 10000         # also saved at the end, on Ctrl-C, kill (SIGTERM) and hangup (SIGHUP)
 resume = False                   # continue checkpoint_path with the settings it records
 generate = 0                     # > 0: sample this many characters from checkpoint_path, no training
 lines = 0                        # > 0: sample this many lines (per_line: names), no training
@@ -38,40 +35,37 @@ temperature = 1.0                # sampling divides the logits by it
 # data (Section IV-A): the text as integers (char_to_ix) and its vocabulary (ix_to_char)
 def load_data(path):
     """The text as one integer array, and its vocabulary, sorted so that it is the same every run."""
-    try:
-        with open(path, encoding='utf-8') as f:
-            text = f.read()
-    except UnicodeDecodeError as e:
-        fail(f'{path} is not UTF-8 text (byte {e.start}); convert it to UTF-8')
-    except OSError as e:
-        fail(f'cannot read input file {path}: {e.strerror}')
+    with open(path, encoding='utf-8-sig') as f:    # -sig: a leading byte-order mark is not text
+        text = f.read()
     chars = sorted(set(text)) or ['\n']
     char_to_ix = np.zeros(ord(chars[-1]) + 1, np.int32)    # indexed by code point
     char_to_ix[[ord(ch) for ch in chars]] = np.arange(len(chars))
     return char_to_ix[np.frombuffer(text.encode('utf-32-le'), np.uint32)], chars
 
-def split_lines(data, nl):
-    """per_line: each non-empty line as newline + line + newline (the newline starts and ends a name)."""
-    ends = np.flatnonzero(np.append(data, nl) == nl)
-    return [np.concatenate(([nl], data[a + 1:b], [nl])) for a, b in zip(np.append(-1, ends[:-1]), ends) if b > a + 1]
+@functools.lru_cache(maxsize=1)
+def line_order(seed, epoch, count):
+    """per_line: the order of the lines in pass `epoch` over them, seeded and reshuffled every pass."""
+    return np.random.default_rng([seed, epoch]).permutation(count)
 
 # -----------------------------------------------------------------------------
 # model (Sections III, IV-B, IV-C)
+def shapes(vocab_size):
+    """The paper's parameters and their shapes, in the order they sit in theta (the Θ of eq. (32))."""
+    H, V = hidden_size, vocab_size
+    return dict(Wxh=(H, V), Whh=(H, H), Why=(V, H), bh=(H,), by=(V,))
+
 def unflatten(theta, vocab_size):
-    """The paper's Wxh, Whh, Why, bh, by as views into the flat parameter vector theta."""
-    H, V, params, i = hidden_size, vocab_size, [], 0
-    for shape in [(H, V), (H, H), (V, H), (H,), (V,)]:
-        params.append(theta[i:i + int(np.prod(shape))].reshape(shape))
-        i += params[-1].size
-    return params
+    """The parameters as views into the one vector theta (or the gradient, or Adagrad's memory)."""
+    sizes = [int(np.prod(shape)) for shape in shapes(vocab_size).values()]
+    return [x.reshape(s) for x, s in zip(np.split(theta, np.cumsum(sizes)[:-1]), shapes(vocab_size).values())]
 
 def init_params(vocab_size, rng):
-    """Theta (all weights in one vector, so clipping and Adagrad are a pass each) and its views."""
-    theta = np.zeros((hidden_size + 1) * (hidden_size + vocab_size) + hidden_size * vocab_size, dtype)
-    params = unflatten(theta, vocab_size)
-    for W in params[:3]:                           # Wxh, Whh, Why ~ randn * 0.01; the biases stay zero
-        W[...] = rng.standard_normal(W.shape) * 0.01
-    return theta, params
+    """Theta, with Wxh, Whh, Why ~ randn * 0.01 and zero biases, as the listing."""
+    return np.concatenate([(rng.standard_normal(shape) * 0.01 if name[0] == 'W' else np.zeros(shape)).ravel()
+                           for name, shape in shapes(vocab_size).items()]).astype(dtype)
+
+def zero_state():
+    return np.zeros(hidden_size, dtype)           # h_{-1}: the memory at the start of the text
 
 def forward(inputs, targets, hprev, params):
     """Eq. (26)-(29) over a sequence: the loss J, hs (hs[0] = hprev, hs[t+1] = h_t) and p_t."""
@@ -102,8 +96,8 @@ def lossFun(inputs, targets, hprev, params):
         np.multiply(dh_t + dhnext, dtanh_t, out=dhraw_t)  # backprop through tanh
         dhnext = dhraw_t.dot(Whh)                  # Whh^T dhraw_t
     dWhh, dbh = dhraw.T.dot(hs[:-1]), dhraw.sum(axis=0)  # sum_t dhraw_t h_{t-1}^T, sum_t dhraw_t
-    dWxh = dhraw.T.dot(np.eye(len(by), dtype=dh.dtype)[inputs])   # sum_t dhraw_t one_hot(x_t)^T
-    return loss, [dWxh, dWhh, dWhy, dbh, dby], hs[-1]
+    xs = (inputs[:, None] == np.arange(len(by))).astype(dh.dtype)   # row t: one_hot(x_t), T x V
+    return loss, [dhraw.T.dot(xs), dWhh, dWhy, dbh, dby], hs[-1]    # dWxh = sum_t dhraw_t x_t^T
 
 def update(theta, grads, mem):
     """Clip the gradient to [-5, 5] (against exploding gradients), then Adagrad, eq. (32)-(33)."""
@@ -113,7 +107,7 @@ def update(theta, grads, mem):
     theta -= learning_rate * dtheta / np.sqrt(mem + 1e-8)   # eq. (32)
 
 def sample(h, seed_ix, n, params, rng, temperature=1.0, stop_ix=None):
-    """Up to n character indices from the model fed seed_ix first (ending early at stop_ix), and h after."""
+    """Up to n character indices from the model fed seed_ix first (ending before stop_ix), and h after."""
     Wxh, Whh, Why, bh, by = params
     xh = Wxh.T + bh                                # row ix: Wxh one_hot(ix) + bh
     # Gumbel-max: argmax(y + T * g), g = -log(-log(uniform)), is a draw from softmax(y / T), eq. (28)
@@ -122,64 +116,64 @@ def sample(h, seed_ix, n, params, rng, temperature=1.0, stop_ix=None):
     for g in noise:
         h = np.tanh(xh[ix] + Whh.dot(h))           # eq. (26)
         ix = int((Why.dot(h) + by + g).argmax())   # eq. (27), then a draw from eq. (28)
-        ixes.append(ix)
         if ix == stop_ix:
             break
+        ixes.append(ix)
     return ixes, h
 
 def sample_names(k, start, params, rng, temperature=1.0):
-    """per_line: k names (their newline dropped), each from a zero state fed start (newline, any prime)."""
-    h = forward(start[:-1], start[1:], np.zeros(hidden_size, dtype), params)[1][-1]
-    names = [sample(h, start[-1], sample_length, params, rng, temperature, start[0])[0] for _ in range(k)]
-    return [name[:-1] if name[-1] == start[0] else name for name in names]
+    """per_line: k names, each from a zero state fed start (a newline, then any prime)."""
+    h = forward(start[:-1], start[1:], zero_state(), params)[1][..., -1, :]
+    return [sample(h, start[-1], sample_length, params, rng, temperature, start[0])[0] for _ in range(k)]
 
 # -----------------------------------------------------------------------------
 # training loop (Section V): every print_every iterations the loss and a sample, as the listing
-def train(ck):
-    data, val_data, ix_to_char, chars_per_seq = training_data()
-    nl = ix_to_char.index('\n') if per_line else None
-    theta, mem, hprev, rng, n, p, smooth_loss, elapsed = initial_state(ck, ix_to_char, data, chars_per_seq)
-    params, handlers, log, t0 = unflatten(theta, len(ix_to_char)), catch_signals(), open_log(n), time.time()
-    n0, seconds = n, lambda: elapsed + time.time() - t0   # training time, across resumes
-    def checkpoint():
-        save_checkpoint(theta, mem, hprev, dict(script=SCRIPT, n=n, p=p, smooth_loss=float(smooth_loss), chars=ix_to_char,
-                        rng=rng.bit_generator.state, elapsed=seconds(), config={k: globals()[k] for k in config_keys}))
-    while n < max_iters and not stop:
-        if per_line:                               # one name per iteration, from a zero state (the names note)
+def train(run):
+    start_run(run)      # the run record: data, weights (new or the checkpoint's), loss log, signals
+    data, params, nl = run.data, run.params, run.chars.index('\n') if per_line else None
+    while run.n < max_iters and not stop:
+        n, p = run.n, run.p
+        if per_line:                               # one name an iteration, from a zero state (names note)
             seq = data[line_order(seed, n // len(data), len(data))[n % len(data)]]
-            inputs, targets, hprev = seq[:-1], seq[1:], np.zeros_like(hprev)
+            inputs, targets, run.hprev = seq[:-1], seq[1:], zero_state()
         else:
             if p + seq_length + 1 > len(data):
-                hprev, p = np.zeros_like(hprev), 0   # start of data: reset the memory
+                run.hprev, p = zero_state(), 0     # start of data: reset the memory
             inputs, targets = data[p:p + seq_length], data[p + 1:p + seq_length + 1]
-        val = held_out(n, val_data, params, stop)
+        held_out(run)                              # every eval_every iterations (not in the paper)
         if stop:
             break                                  # interrupted during the evaluation: redone on resume
-        if n % print_every == 0:                    # per_line: five names, one a line
-            sample_ix = ([ix for name in sample_names(5, [nl], params, rng) for ix in name + [nl]][:-1] if per_line
-                         else sample(hprev, inputs[0], sample_length, params, rng)[0])
-        loss, grads, hprev = lossFun(inputs, targets, hprev, params)
+        if n % print_every == 0:                   # per_line: five names, one a line
+            sample_ix = (sum((name + [nl] for name in sample_names(5, [nl], params, run.rng)), [])[:-1]
+                         if per_line else sample(run.hprev, inputs[0], sample_length, params, run.rng)[0])
+        loss, grads, run.hprev = lossFun(inputs, targets, run.hprev, params)
         if not np.isfinite(loss):
-            fail(f'loss became {loss} at iteration {n}; the last checkpoint is kept; try a smaller --learning_rate')
-        smooth_loss = smooth_loss * 0.999 + float(loss) * 0.001   # float64 whatever the dtype
+            fail(f'loss became {loss} at iteration {n}; the last checkpoint is kept; lower --learning_rate?')
+        run.smooth_loss = run.smooth_loss * 0.999 + float(loss) * 0.001   # float64 whatever the dtype
         if n % print_every == 0:
-            say(f'----\niter {n}, loss: {smooth_loss:f}\n----\n' + ''.join(ix_to_char[ix] for ix in sample_ix))
-            log_row(log, n, smooth_loss, smooth_loss / chars_per_seq, val, seconds())
-            progress(n, n0, t0, smooth_loss / chars_per_seq)
-        update(theta, grads, mem)
-        p, n = p + seq_length, n + 1
-        if n % checkpoint_every == 0:
-            checkpoint()
-    finish(n, (n - n0) / (time.time() - t0), val_data, params, log, smooth_loss, chars_per_seq, seconds, checkpoint, handlers)
+            report(run, sample_ix)                 # the loss and the sample; the loss log; progress
+        update(run.theta, grads, run.mem)
+        run.p, run.n = p + seq_length, n + 1
+        if run.n % checkpoint_every == 0:
+            save_checkpoint(run)
+    finish(run)                                    # the last held-out loss, the checkpoint, the closing line
 
 # =============================================================================
-# Not in the paper: the command line, held-out loss, run files (checkpoint, loss log), progress,
-# sampling a saved model, main.
-config_keys = [k for k, v in globals().items() if not k.startswith('_') and isinstance(v, (bool, int, float, str))]
-MODEL_KEYS = ['hidden_size', 'per_line']        # fixed by a checkpoint
-ACTION_KEYS = ['resume', 'generate', 'lines', 'prime', 'temperature', 'checkpoint_path']   # never adopted
-SCRIPT, NAMES, MAX_LINE = os.path.basename(__file__), ['Wxh', 'Whh', 'Why', 'bh', 'by'], 1000
-stop = []                                        # signals and closed pipes that ask a run to stop
+# Not in the paper, and the same text in min_char_rnn.py and rnn3.py: the settings (the block at the top,
+# a checkpoint's record, the command line), the run record and its files (checkpoint, loss log, lock),
+# signals, held-out loss, progress, sampling a saved model, main.
+import contextlib, difflib, errno, fcntl, glob, hashlib, json, math, re, signal, sys, time
+from types import SimpleNamespace
+SCRIPT, MAX_LINE, HEADER = os.path.basename(__file__), 1000, 'iter,smooth_loss,loss_per_char,val_loss_per_char,elapsed_s\n'
+COUNTS = dict(hidden_size=1, num_layers=1, seq_length=1, max_iters=1, print_every=1, sample_length=1, eval_every=1,
+              checkpoint_every=1, seed=0, generate=0, lines=0)   # whole numbers, and their least values
+KINDS = dict(per_line=bool, resume=bool, learning_rate=float, temperature=float, val_fraction=float)   # else str
+WANT = {bool: 'True or False', float: 'positive', str: 'text', 'val_fraction': 'in [0, 1)',
+        'dtype': 'float64 or float32', 'checkpoint_path': 'a file name ending in .npz'}
+MODEL = ['hidden_size', 'num_layers', 'per_line']   # fixed by a checkpoint
+ACTIONS = ['checkpoint_path', 'resume', 'generate', 'lines', 'prime', 'temperature']   # never taken from one
+STATE = ['n', 'p', 'smooth_loss', 'elapsed', 'val_loss', 'val_iter', 'chars', 'text_sha256']   # a run's, saved
+stop = []                                        # signals, and an output gone, that ask a run to stop
 
 def fail(msg):
     sys.exit(f'{SCRIPT}: error: {msg}')
@@ -188,295 +182,392 @@ def note(msg):
     say(f'{SCRIPT}: {msg}', sys.stderr)
 
 def say(text, stream=sys.stdout):
-    """Print; if the reader has gone (a closed pipe, e.g. `| head`), stop the run as Ctrl-C does."""
+    """Print; if the output has gone (`| head` closed, the terminal hung up), stop the run as Ctrl-C does."""
     try:
         print(text, file=stream, flush=True)
-    except BrokenPipeError:
+    except OSError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
         stop.append(signal.SIGPIPE)
 
-def print_help():
-    """Usage, then each hyperparameter with its default and comment, read from the block at the top."""
-    print(__doc__.strip() + f'\n\nhyperparameters (--name=value; defaults from the top of {SCRIPT}):')
-    block = open(__file__, encoding='utf-8').read().split('# ' + '-' * 77)[1]
-    for line in block.splitlines()[2:]:
-        name, _, comment = line.partition('#')
-        name = name.split('=')[0].strip()
-        print(f"  --{name}={globals()[name] if globals()[name] != '' else repr('')}".ljust(38) + ' ' + comment.strip())
+def read_block():
+    """The block at the top of this file: [(heading, [(name, comment), ...]), ...], a group each."""
+    groups = []
+    for line in open(__file__, encoding='utf-8').read().split('# ' + '-' * 77)[1].splitlines():
+        m = re.match(r'# (.*)|(\w+) = .*?(?:\s# (.*))?$', line)
+        if m and m[1]:
+            groups.append((m[1], []))
+        elif m:
+            groups[-1][1].append((m[2], m[3] or ''))
+    return groups
+config_keys = [name for _, group in read_block() for name, _ in group]
 
-def configure(argv):
-    """Apply --name=value overrides (typed by the default) and check every value; return the ones given."""
+def print_help():
+    print(__doc__.strip() + f'\n\n  python {SCRIPT}                  # train (a rerun starts afresh; the last run is kept)\n'
+          f'  python {SCRIPT} --resume=True    # continue the saved run exactly, with its settings\n'
+          f'  python {SCRIPT} --generate=500 --prime="ROMEO:" --temperature=0.8   # sample the saved model')
+    for heading, group in read_block():
+        print(f'\n{heading}:')
+        for name, comment in group:
+            print(f"  --{name}={globals()[name] if globals()[name] != '' else repr('')}".ljust(38) + ' ' + comment)
+
+def kind(name):
+    return int if name in COUNTS else KINDS.get(name, str)
+
+def parse(arg, following):
+    """(name, value) from --name=value, the value typed as the setting is (check() checks it)."""
+    name, eq, value = arg[2:].partition('=')
+    if not arg.startswith('--') or not eq:
+        right = f'--{name}={following[0]}' if name in config_keys and following else '--name=value'
+        fail(f"expected {right}, got '{arg}' (see --help)")
+    if name not in config_keys:
+        near = difflib.get_close_matches(name, config_keys, 1)
+        fail(f"unknown hyperparameter '{name}'" + (f'; did you mean --{near[0]}?' if near else '') + ' (see --help)')
+    try:
+        if kind(name) is bool:
+            return name, {'true': True, '1': True, 'false': False, '0': False}[value.lower()]
+        return name, value if kind(name) is str else int(value) if value.isdigit() else float(value)
+    except (KeyError, ValueError):
+        fail(f'--{name}={value} is not a valid {kind(name).__name__}')
+
+def check(name, value, where):
+    """The value if it suits the setting (a count may be written 1e6), else a one-line error."""
+    k = kind(name)
+    if k in (int, float) and type(value) in (int, float) and (k is float or float(value).is_integer()):
+        value = k(value)
+    if type(value) is not k or not (value >= COUNTS[name] if k is int else
+                                    (0 <= value < 1 if name == 'val_fraction' else 0 < value < math.inf) if k is float
+                                    else value in ('float64', 'float32') if name == 'dtype'
+                                    else value.endswith('.npz') if name == 'checkpoint_path' else True):
+        fail(f"{where} must be {f'a whole number >= {COUNTS[name]}' if k is int else WANT.get(name, WANT[k])}, "
+             f'got {value!r}')
+    return value
+
+def settings(argv, run):
+    """Each setting from the block at the top, then (resuming or sampling) the checkpoint's record, then the
+    command line: checked, then set once. A training run first takes the lock of its checkpoint path."""
     if {'-h', '--help'} & set(argv):
         print_help()
         sys.exit(0)
-    given = {}
-    for i, arg in enumerate(argv):
-        name, eq, value = arg[2:].partition('=')
-        if not arg.startswith('--') or not eq:
-            right = f'--{name}={argv[i + 1]}' if name in config_keys and i + 1 < len(argv) else '--name=value'
-            fail(f"expected {right}, got '{arg}' (see --help)")
-        if name not in config_keys:
-            near = difflib.get_close_matches(name, config_keys, 1)
-            fail(f"unknown hyperparameter '{name}'" + (f'; did you mean --{near[0]}?' if near else '') + ' (see --help)')
-        kind = type(globals()[name])
-        try:
-            if kind is bool and value.lower() not in ('true', 'false', '1', '0'):
-                raise ValueError
-            given[name] = value.lower() in ('true', '1') if kind is bool else kind(value)
-        except ValueError:
-            fail(f"--{name}={value} is not a valid {kind.__name__}")
-    globals().update(given)
-    check()
-    return given
+    given = dict(parse(arg, argv[i + 1:i + 2]) for i, arg in enumerate(argv))
+    config = {k: check(k, globals()[k], f'{k} at the top of {SCRIPT}') for k in config_keys}
+    config.update({k: check(k, v, '--' + k) for k, v in given.items()})
+    path, sampling = config['checkpoint_path'], bool(config['generate'] or config['lines'])
+    if sampling and config['resume']:
+        fail('--resume=True trains, --generate and --lines sample: give one of them')
+    if not sampling and {'prime', 'temperature'} & set(given):
+        fail('--prime and --temperature are for sampling a saved model: add --generate=N or --lines=K')
+    if not sampling:
+        lock(run, path)
+    arrays, meta = load_checkpoint(path) if config['resume'] or sampling else (None, None)
+    if meta:
+        for k in MODEL:
+            if k in given and k in meta['config'] and given[k] != meta['config'][k]:
+                fail(f"checkpoint {path} has {k}={meta['config'][k]}, not {given[k]}")
+        adopt = {k: v for k, v in meta['config'].items() if k in config and k not in given and k not in ACTIONS
+                 and (config['resume'] or k in MODEL + ['dtype'])}
+        changed = [f'{k}={v}' for k, v in adopt.items() if v != config[k]]
+        config.update({k: check(k, v, f'{k} in the record of {path}') for k, v in adopt.items()})
+    globals().update(config)
+    if meta:
+        restore(run, arrays, meta)
+        if resume and run.n >= max_iters:
+            fail(f'{path} is a finished run (iteration {run.n}, max_iters={max_iters}); to go on, raise '
+                 f'max_iters: --resume=True --max_iters={2 * run.n}')
+        note(f'resuming {path} at iteration {run.n}' + (f'; settings it was run with, not those at the top of '
+             f'{SCRIPT}: {", ".join(changed)}' if changed else '') if resume else
+             f"sampling {path} at iteration {run.n} (trained on {meta['config']['input_file']})")
 
-def check():
-    for name in ['hidden_size', 'seq_length', 'max_iters', 'print_every', 'sample_length', 'eval_every',
-                 'checkpoint_every', 'generate', 'lines', 'seed']:
-        low = 0 if name in ('generate', 'lines', 'seed') else 1
-        if type(globals()[name]) is not int or globals()[name] < low:
-            fail(f'--{name} must be a whole number >= {low}, got {globals()[name]}')
-    for name in ['learning_rate', 'temperature']:
-        if not 0 < globals()[name] < float('inf'):
-            fail(f'--{name} must be positive, got {globals()[name]}')
-    if not 0 <= val_fraction < 1:
-        fail(f'--val_fraction must be in [0, 1), got {val_fraction}')
-    if dtype not in ('float64', 'float32'):
-        fail(f"--dtype must be float64 or float32, got '{dtype}'")
+def lock(run, path):
+    """Hold an advisory lock on path.lock while the run lasts (the system drops it when the process ends, even
+    by kill -9), so that a second run on the same checkpoint is refused; remove a killed run's temporary files."""
+    run.lock_path = path + '.lock'
+    try:
+        os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
+        while run.lock is None:
+            fd = os.open(run.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if os.path.exists(run.lock_path) and os.path.samestat(os.fstat(fd), os.stat(run.lock_path)):
+                run.lock = fd
+            else:                                # the run before removed it as it ended: lock the new one
+                os.close(fd)
+        for tmp in glob.glob(glob.escape(os.path.realpath(path)) + '.*.tmp'):
+            os.remove(tmp)
+    except BlockingIOError:
+        fail(f'{path} is in use by another run: let it end, or give this one another --checkpoint_path')
+    except OSError as e:
+        fail(f'cannot lock {path}.lock: {e.strerror}')
 
-def training_data():
-    """Training and held-out data (per_line: lists of names), the vocabulary, characters per sequence."""
-    data, ix_to_char = load_data(input_file)
-    note(f'data has {len(data)} characters, {len(ix_to_char)} unique.')
+def load_checkpoint(path):
+    """A checkpoint's arrays and its record (n, p, ..., config), the record checked; no pickles."""
+    whole, real = (lambda v: type(v) is int and v >= 0), (lambda v: type(v) in (int, float) and math.isfinite(v))
+    try:
+        with np.load(path, allow_pickle=False) as ck:
+            arrays = {k: ck[k] for k in ck.files}
+        meta = dict(dict(val_loss=None, val_iter=None, text_sha256=None), **json.loads(str(arrays.pop('meta'))))
+        assert meta['script'] == SCRIPT, f"it was written by {meta['script']}"
+        for k, ok in dict(n=whole, p=whole, smooth_loss=real, elapsed=real, config=lambda v: type(v) is dict,
+                          val_loss=lambda v: v is None or real(v), val_iter=lambda v: v is None or whole(v),
+                          chars=lambda v: type(v) is list and v and len(set(v)) == len(v)
+                          and all(type(ch) is str and len(ch) == 1 for ch in v)).items():
+            assert ok(meta[k]), f'its {k} is damaged'
+        meta['rng'], meta['rng'].bit_generator.state = np.random.default_rng(), meta['rng']
+        meta['config'].setdefault('per_line', False)
+    except FileNotFoundError:
+        fail(f'no checkpoint at {path}: train first, or set --checkpoint_path')
+    except Exception as e:                       # anything unreadable: truncated, corrupt, pickled or foreign
+        fail(f'{path} is not a usable {SCRIPT} checkpoint ({type(e).__name__}: {e})')
+    return arrays, meta
+
+def restore(run, arrays, meta):
+    """The run record from a checkpoint: weights, Adagrad's memory, hprev (their shapes checked), state."""
+    V = len(meta['chars'])
+    for k, shape in dict(shapes(V), **{'m' + k: s for k, s in shapes(V).items()}, hprev=zero_state().shape).items():
+        if k not in arrays or arrays[k].shape != shape or arrays[k].dtype.kind != 'f':
+            fail(f'{checkpoint_path} is not a usable {SCRIPT} checkpoint ({k} is damaged)')
+    run.theta, run.mem = (np.concatenate([arrays[pre + k].ravel() for k in shapes(V)]).astype(dtype) for pre in ('', 'm'))
+    run.hprev, run.rng, run.trained_on = arrays['hprev'].astype(dtype), meta['rng'], meta['config'].get('input_file')
+    run.__dict__.update({k: meta[k] for k in STATE})
+
+def start_run(run):
+    """The run record filled in: the data, the weights and Adagrad's memory (new, or the checkpoint's), the
+    loss log, the signals caught."""
+    try:
+        data, chars = load_data(input_file)
+    except UnicodeDecodeError as e:
+        fail(f'{input_file} is not UTF-8 text (byte {e.start}); convert it to UTF-8')
+    except OSError as e:
+        fail(f'cannot read input file {input_file}: {e.strerror}')
+    note(f'data has {len(data)} characters, {len(chars)} unique.')
+    text_sha256, nl = hashlib.sha256(data.tobytes()).hexdigest(), chars.index('\n') if '\n' in chars else -1
     if per_line:
-        if '\n' not in ix_to_char or not (data != ix_to_char.index('\n')).any():
-            fail(f'--per_line=True trains on one name per line, and {input_file} has no non-empty line')
-        data = split_lines(data, ix_to_char.index('\n'))
-        if max(map(len, data)) > MAX_LINE + 2:
-            fail(f'{input_file} has a line of {max(map(len, data)) - 2} characters; --per_line is for lines of at most {MAX_LINE}')
+        data = split_lines(data, nl)
+        if not data or max(map(len, data)) > MAX_LINE + 2:
+            fail(f'--per_line=True trains on lines of 1 to {MAX_LINE} characters, and {input_file} has '
+                 + (f'a line of {max(map(len, data)) - 2} characters' if data else 'no non-empty line'))
     n_val = int(len(data) * val_fraction)
-    data, val_data = data[:len(data) - n_val], (data[len(data) - n_val:] if n_val else None)
+    run.data, run.val_data = data[:len(data) - n_val], (data[len(data) - n_val:] if n_val else None)
+    run.chars_per_seq = np.mean([len(s) - 1 for s in run.data]) if per_line else seq_length
     least_train, least_held_out = (1, 1) if per_line else (seq_length + 1, 2)    # sequences or characters
-    if val_fraction and (n_val < least_held_out or len(data) < least_train):
-        fail(f"--val_fraction={val_fraction} leaves {len(data)} {'lines' if per_line else 'characters'} to train on "
-             f'and {n_val} held out')
-    if len(data) < seq_length + 1 and not per_line:
-        fail(f'{input_file} has {len(data)} characters; training needs at least seq_length + 1 = {seq_length + 1}')
-    return data, val_data, ix_to_char, np.mean([len(s) - 1 for s in data]) if per_line else seq_length
+    if val_fraction and (n_val < least_held_out or len(run.data) < least_train):
+        fail(f"--val_fraction={val_fraction} leaves {len(run.data)} {'lines' if per_line else 'characters'} to train "
+             f'on and {n_val} held out')
+    if len(run.data) < seq_length + 1 and not per_line:
+        fail(f'{input_file} has {len(run.data)} characters; training needs at least seq_length + 1 = {seq_length + 1}')
+    if not resume:
+        new_run(run, chars)
+    elif run.chars != chars:
+        fail(f'{input_file} has a different vocabulary ({len(chars)} symbols) from checkpoint {checkpoint_path} '
+             f'({len(run.chars)}), which was trained on {run.trained_on}')
+    elif run.text_sha256 not in (None, text_sha256):
+        note(f'warning: {input_file} is not the text {checkpoint_path} was trained on (same vocabulary)')
+    run.text_sha256, run.params = text_sha256, unflatten(run.theta, len(run.chars))
+    run.log, run.handlers = open_log(run), catch_signals()
+    run.n0, run.t0 = run.n, time.time()
 
-def initial_state(ck, ix_to_char, data, chars_per_seq):
-    """Weights, Adagrad memory, hprev, RNG, n, p, smooth loss, elapsed s: from the checkpoint, or new."""
-    if ck:
-        theta, mem, hprev, meta = ck
-        if meta['chars'] != ix_to_char:
-            fail(f"{input_file} has a different vocabulary ({len(ix_to_char)} symbols) from checkpoint {checkpoint_path} "
-                 f"({len(meta['chars'])}), which was trained on {meta['config']['input_file']}")
-        rng = np.random.default_rng()
-        rng.bit_generator.state = meta['rng']
-        return theta, mem, hprev, rng, meta['n'], meta['p'], meta['smooth_loss'], meta['elapsed']
-    size = (hidden_size + 1) * (hidden_size + len(ix_to_char)) + hidden_size * len(ix_to_char)
-    need, have = size * np.dtype(dtype).itemsize * 4, os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES')
-    if need > have:                                # weights, Adagrad memory, gradients, update temporaries
-        fail(f'hidden_size={hidden_size} makes {size:,} parameters, about {need / 2**30:.1f} GB to train; '
-             f'this machine has {have / 2**30:.1f} GB')
-    note(f'new run: hidden_size={hidden_size}, {size:,} parameters ({dtype}); ' + ', '.join(
-        f'{k}={globals()[k]}' for k in ['seq_length', 'learning_rate', 'max_iters', 'per_line', 'val_fraction', 'seed']))
+def split_lines(data, nl):
+    """per_line: each non-empty line as newline + line + newline (the newline starts and ends a name)."""
+    ends = np.flatnonzero(np.append(data, nl) == nl)
+    return [np.concatenate(([nl], data[a + 1:b], [nl])) for a, b in zip(np.append(-1, ends[:-1]), ends) if b > a + 1]
+
+def new_run(run, chars):
+    """Weights as the listing's, zero Adagrad memory and hprev, and the loss of iteration 0 (p_t = 1/V)."""
+    V, size = len(chars), sum(int(np.prod(shape)) for shape in shapes(len(chars)).values())
+    need = np.dtype(dtype).itemsize * (4 * size + 8 * seq_length * V) + 8 * sample_length * V   # and a step's
+    have = os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES')
+    if need > have:
+        fail(f'hidden_size={hidden_size} and {V:,} symbols make {size:,} parameters, about {need / 2**30:.1f} GB to '
+             f'train; this machine has {have / 2**30:.1f} GB')
+    note(f'new run: {size:,} parameters ({dtype}); ' + ', '.join(f'{k}={globals()[k]}' for k, _ in read_block()[0][1][1:]))
     keep_earlier_run()
-    rng = np.random.default_rng(seed)
-    theta = init_params(len(ix_to_char), rng)[0]
-    smooth_loss = np.log(len(ix_to_char)) * chars_per_seq   # the loss at iteration 0: p_t = 1/V everywhere
-    return theta, np.zeros_like(theta), np.zeros(hidden_size, dtype), rng, 0, 0, smooth_loss, 0.0
+    run.rng = np.random.default_rng(seed)
+    run.theta, run.hprev, run.chars = init_params(V, run.rng), zero_state(), chars
+    run.__dict__.update(mem=np.zeros_like(run.theta), n=0, p=0, elapsed=0.0, val_loss=None, val_iter=None,
+                        smooth_loss=np.log(V) * run.chars_per_seq)
 
 def keep_earlier_run():
-    """A new run never overwrites an earlier one: its checkpoint and log are renamed first."""
-    stem = os.path.splitext(checkpoint_path)[0]
-    old = [f for f in (checkpoint_path, stem + '.csv') if os.path.lexists(f)]
-    if old:
-        try:
-            with np.load(checkpoint_path, allow_pickle=False) as ck:
-                tag = f"iter{json.loads(str(ck['meta']))['n']}-"
-        except Exception:
-            tag = ''
-        tag += time.strftime('%Y%m%d-%H%M%S', time.localtime(os.path.getmtime(old[0])))
-        k, new = 0, lambda f, k: f'{stem}.{tag}{"-%d" % k if k else ""}{os.path.splitext(f)[1]}'
-        while any(os.path.lexists(new(f, k)) for f in (checkpoint_path, stem + '.csv')):
-            k += 1
-        for f in old:
-            os.rename(f, new(f, k))
-        note(f"earlier run kept as {' and '.join(new(f, k) for f in old)}; this is a new run (--resume=True continues one)")
+    """A new run never overwrites an earlier one: this script's checkpoint and log there are renamed first."""
+    old = [f for f in (checkpoint_path, checkpoint_path[:-4] + '.csv') if os.path.lexists(f)]
+    if not old:
+        return
+    tag = f"iter{load_checkpoint(checkpoint_path)[1]['n']}-" if checkpoint_path in old else ''
+    if old[-1].endswith('.csv') and open(old[-1], 'rb').readline() != HEADER.encode():
+        fail(f'{old[-1]} is not a loss log of {SCRIPT}, and a new run would rename it: give another --checkpoint_path')
+    tag += time.strftime('%Y%m%d-%H%M%S', time.localtime(os.path.getmtime(old[0])))
+    k, new = 0, lambda f, k: f'{f[:-4]}.{tag}{"-%d" % k if k else ""}{f[-4:]}'
+    while any(os.path.lexists(new(f, k)) for f in (checkpoint_path, checkpoint_path[:-4] + '.csv')):
+        k += 1
+    for f in old:
+        os.rename(f, new(f, k))
+    note(f"earlier run kept as {' and '.join(new(f, k) for f in old)}; this is a new run (--resume=True continues one)")
 
-@functools.lru_cache(maxsize=1)
-def line_order(seed, epoch, count):
-    """per_line: the order of the lines in pass `epoch` over them, seeded and reshuffled every pass."""
-    return np.random.default_rng([seed, epoch]).permutation(count)
+def open_log(run):
+    """The loss log beside the checkpoint. On resume, a partial row and the rows past the checkpoint are cut
+    off in place (no window in which a crash loses the rest), then new rows are appended."""
+    path, rows = checkpoint_path[:-4] + '.csv', []
+    if resume and os.path.exists(path):
+        rows = open(path, 'rb').read().splitlines(keepends=True)
+        if rows[:1] != [HEADER.encode()]:
+            fail(f'{path} is not a loss log of {SCRIPT}')
+        kept = 1
+        for row in rows[1:]:                     # iterations in order; a row at n only if this run won't write it
+            n = int(row.split(b',')[0]) if row.endswith(b'\n') and row.split(b',')[0].isdigit() else math.inf
+            if n > run.n or n == run.n and run.n % print_every == 0:
+                break
+            kept += 1
+        os.truncate(path, sum(map(len, rows[:kept])))
+        if kept < len(rows):
+            note(f'loss log {path}: cut {len(rows) - kept} rows written after iteration {run.n}, its checkpoint')
+    elif resume:
+        note(f'no loss log at {path}: a new one starts at iteration {run.n}')
+    run.log_path, fd = path, os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    if not rows:
+        write_log(fd, HEADER)
+    return fd
 
-def eval_loss(val_data, params, stop):
-    """Mean loss per character on held-out data (None if stopped): carrying h across chunks as in
-    training, or per_line from a zero state for each name."""
-    h0 = h = np.zeros(hidden_size, dtype)
+def write_log(fd, row):
+    try:
+        if os.write(fd, row.encode()) != len(row.encode()):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    except OSError as e:
+        fail(f'cannot write the loss log {checkpoint_path[:-4]}.csv: {e.strerror}; the last checkpoint is kept')
+
+def catch_signals():
+    """Ctrl-C (SIGINT), kill (SIGTERM), a closed terminal (SIGHUP): finish the iteration, save, exit 128 + signal.
+    Returns the handlers it replaces, which main puts back."""
+    stop.clear()
+    return {sig: signal.signal(sig, lambda signum, _: stop.append(signum))
+            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+
+def seconds(run):
+    return run.elapsed + time.time() - run.t0   # training time, across resumes
+
+def eval_loss(val_data, params):
+    """Mean loss per character on held-out data (None if stopped): h carried across chunks as in training,
+    or per_line from a zero state for each name."""
+    h, total = zero_state(), 0.0
     chunks = val_data if per_line else [val_data[i:i + seq_length + 1] for i in range(0, len(val_data) - 1, seq_length)]
-    total = 0.0
     for chunk in chunks:
         if stop:
             return None
-        loss, hs, _ = forward(chunk[:-1], chunk[1:], h0 if per_line else h, params)
-        total, h = total + float(loss), hs[-1]
+        loss, hs, _ = forward(chunk[:-1], chunk[1:], zero_state() if per_line else h, params)
+        total, h = total + float(loss), hs[..., -1, :]
     return total / sum(len(chunk) - 1 for chunk in chunks)
 
-def held_out(n, val_data, params, stop):
-    """Every eval_every iterations the held-out loss, printed; '' if not evaluated, None if stopped."""
-    if val_data is None or n % eval_every:
-        return ''
-    val = eval_loss(val_data, params, stop)
+def held_out(run, final=False):
+    """The held-out loss every eval_every iterations and at the end (once an iteration), on stdout."""
+    if run.val_data is None or run.val_iter == run.n or run.n % eval_every and not final:
+        return
+    val = eval_loss(run.val_data, run.params)
     if val is not None:
-        say(f'iter {n}, held-out loss: {val:.4f} nats/char, {val / np.log(2):.4f} bits/char')
-    return val
+        run.val_loss, run.val_iter = val, run.n
+        say(f'iter {run.n}, held-out loss: {val:.4f} nats/char, {val / np.log(2):.4f} bits/char')
 
-def catch_signals():
-    """Ctrl-C (SIGINT), kill (SIGTERM) or a closed pipe: finish the iteration, save, exit 128 + signal.
-    Returns the handlers it replaces, for finish to put back."""
-    stop.clear()
-    return {sig: signal.signal(sig, lambda signum, _: stop.append(signum)) for sig in (signal.SIGINT, signal.SIGTERM)}
+def log_row(run):
+    write_log(run.log, f'{run.n},{run.smooth_loss:.6f},{run.smooth_loss / run.chars_per_seq:.6f},'
+                       f"{run.val_loss if run.val_iter == run.n else ''},{seconds(run):.1f}\n")
 
-def open_log(n):
-    """The loss log. On resume, rows from iteration n on are cut off in place (no window in which
-    a crash loses the rest), then new rows are appended."""
-    path, keep = os.path.splitext(checkpoint_path)[0] + '.csv', 0
-    try:
-        if resume and os.path.exists(path):
-            with open(path, 'rb') as f:
-                for row in f:
-                    first = row.split(b',')[0]
-                    if not row.endswith(b'\n') or first.isdigit() and int(first) >= n:
-                        break
-                    keep += len(row)
-            os.truncate(path, keep)
-        os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
-        log = open(path, 'a' if keep else 'w')
-    except OSError as e:
-        fail(f'cannot write the loss log {path}: {e.strerror}')
-    if not keep:
-        log.write('iter,smooth_loss,loss_per_char,val_loss_per_char,elapsed_s\n')
-    return log
+def report(run, sample_ix):
+    """The paper's transcript (the smoothed loss, the sample) on stdout, a row of the loss log, and speed and
+    time left on stderr."""
+    say(f'----\niter {run.n}, loss: {run.smooth_loss:f}\n----\n' + ''.join(run.chars[ix] for ix in sample_ix))
+    log_row(run)
+    rate = (run.n - run.n0) / max(time.time() - run.t0, 1e-9)
+    left = round((max_iters - run.n) / max(rate, 1e-9))
+    if run.n > run.n0:
+        note(f'iter {run.n}/{max_iters}: loss {run.smooth_loss / run.chars_per_seq:.4f} nats/char, {rate:.0f} it/s, '
+             f'{left // 3600} h {left % 3600 // 60} min {left % 60} s left')
 
-def log_row(log, n, smooth_loss, loss_per_char, val, seconds):
-    log.write(f'{n},{smooth_loss:.6f},{loss_per_char:.6f},{val},{seconds:.1f}\n')
-    log.flush()
-
-def progress(n, n0, t0, loss_per_char):
-    """Speed and time left, on stderr (stdout is the paper's transcript)."""
-    rate = (n - n0) / max(time.time() - t0, 1e-9)
-    left = (max_iters - n) / max(rate, 1e-9)
-    if n > n0:
-        note(f'iter {n}/{max_iters}: loss {loss_per_char:.4f} nats/char, {rate:.0f} it/s, '
-             f'{left // 3600:.0f} h {left % 3600 // 60:.0f} min {left % 60:.0f} s left')
-
-def finish(n, rate, val_data, params, log, smooth_loss, chars_per_seq, seconds, checkpoint, handlers):
-    """The last held-out loss (into the log row at n), the checkpoint, the closing line on stderr."""
-    if val_data is not None and not stop:
-        val = eval_loss(val_data, params, stop)
-        if val is not None:
-            note(f'held-out loss at iteration {n}: {val:.4f} nats/char')
-            log_row(log, n, smooth_loss, smooth_loss / chars_per_seq, val, seconds())
-    checkpoint()
-    log.close()
-    for sig, handler in handlers.items():
-        signal.signal(sig, handler)
-    how = f'continue with --resume=True --checkpoint_path={checkpoint_path}' if stop else 'done'
-    note(f'{"interrupted" if stop else "stopped"} at iteration {n} ({rate:.0f} it/s); saved {checkpoint_path}; {how}')
+def finish(run):
+    """The held-out loss at the last iteration (into the log), the checkpoint, the closing line on stderr."""
+    if run.val_data is not None and not stop:
+        held_out(run, final=True)
+        if not stop:
+            log_row(run)
+    save_checkpoint(run)
+    rate, how = (run.n - run.n0) / (time.time() - run.t0), f'continue with --resume=True --checkpoint_path={checkpoint_path}'
+    note(f'{"interrupted" if stop else "stopped"} at iteration {run.n} ({rate:.0f} it/s); saved {checkpoint_path}; '
+         + (how if stop else 'done'))
     if stop:
         sys.exit(128 + stop[0])
 
-def save_checkpoint(theta, mem, hprev, meta):
-    """Plain arrays under the paper's names plus a JSON record; written aside, then renamed, so a
-    crash or a full disk leaves the last good checkpoint whole."""
-    V = len(meta['chars'])
-    arrays = dict(zip(NAMES, unflatten(theta, V)), **{'m' + k: m for k, m in zip(NAMES, unflatten(mem, V))})
-    os.makedirs(os.path.dirname(checkpoint_path) or '.', exist_ok=True)
-    tmp = checkpoint_path + '.tmp'
+def save_checkpoint(run):
+    """The paper's arrays by name, Adagrad's memory ('m' + name), hprev, and the run's record as JSON: written
+    to a file of this process's own, then renamed over the last, so a crash or a full disk leaves it whole."""
+    V, target = len(run.chars), os.path.realpath(checkpoint_path)   # a symbolic link stays one
+    meta = dict({k: getattr(run, k) for k in STATE}, script=SCRIPT, smooth_loss=float(run.smooth_loss),
+                elapsed=seconds(run), rng=run.rng.bit_generator.state, config={k: globals()[k] for k in config_keys})
+    arrays = dict(zip(shapes(V), unflatten(run.theta, V)), **{'m' + k: m for k, m in zip(shapes(V), unflatten(run.mem, V))})
+    tmp = f'{target}.{os.getpid()}.tmp'
     try:
         with open(tmp, 'wb') as f:
-            np.savez(f, hprev=hprev, meta=np.array(json.dumps(meta)), **arrays)
+            np.savez(f, hprev=run.hprev, meta=np.array(json.dumps(meta)), **arrays)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, checkpoint_path)
+        os.replace(tmp, target)
     except OSError as e:
-        if os.path.exists(tmp):
+        with contextlib.suppress(OSError):
             os.remove(tmp)
         fail(f'cannot write checkpoint {checkpoint_path}: {e.strerror}; the previous one is untouched')
 
-def load_checkpoint(given):
-    """Theta, Adagrad memory, hprev and the run's record. Adopts the model's settings (on resume:
-    every recorded setting) unless given on the command line; a given model shape must match."""
-    try:
-        with np.load(checkpoint_path, allow_pickle=False) as ck:
-            arrays = {k: ck[k] for k in ck.files}
-        meta = json.loads(str(arrays['meta']))
-        assert meta['script'] == SCRIPT, f"it was written by {meta['script']}"
-        config = dict({'per_line': False}, **meta['config'])
-        H, V = config['hidden_size'], len(meta['chars'])
-        shapes = dict(Wxh=(H, V), Whh=(H, H), Why=(V, H), bh=(H,), by=(V,), hprev=(H,))
-        for k, shape in dict(shapes, **{'m' + k: shapes[k] for k in NAMES}).items():
-            assert arrays[k].shape == shape and arrays[k].dtype.kind == 'f', f'{k} is damaged'
-    except FileNotFoundError:
-        fail(f'no checkpoint at {checkpoint_path}: train first, or set --checkpoint_path')
-    except Exception as e:   # anything unreadable: truncated, corrupt, pickled or foreign
-        fail(f'{checkpoint_path} is not a usable {SCRIPT} checkpoint ({type(e).__name__}: {e})')
-    for k in MODEL_KEYS:
-        if k in given and given[k] != config[k]:
-            fail(f"checkpoint {checkpoint_path} has {k}={config[k]}, not {given[k]}")
-    adopt = {k: v for k, v in config.items() if k in config_keys and k not in given and k not in ACTION_KEYS
-             and (resume or k in MODEL_KEYS + ['dtype'])}
-    changed = [f'{k}={v}' for k, v in adopt.items() if v != globals()[k]]
-    globals().update(adopt)
-    check()
-    if resume:
-        note(f"resuming {checkpoint_path} at iteration {meta['n']}" +
-             (f"; settings it was run with, not those at the top of {SCRIPT}: {', '.join(changed)}" if changed else ''))
-    theta, mem = (np.concatenate([arrays[pre + k].ravel() for k in NAMES]).astype(dtype) for pre in ('', 'm'))
-    return theta, mem, arrays['hprev'].astype(dtype), meta
-
-def generate_text(ck):
-    """--generate=N characters, or --lines=K lines (per_line: K names), sampled from a saved model."""
-    theta, _, _, meta = ck
-    ix_to_char = meta['chars']
-    params, char_to_ix = unflatten(theta, len(ix_to_char)), {ch: i for i, ch in enumerate(ix_to_char)}
+def generate_text(run):
+    """--generate=N characters or --lines=K lines from the saved model, after --prime; a per_line model's
+    are names, each from a zero state fed a newline and the prime. The output ends with a newline."""
+    params, ix_of, rng = unflatten(run.theta, len(run.chars)), {ch: i for i, ch in enumerate(run.chars)}, np.random.default_rng(seed)
     for ch in prime:
-        if ch not in char_to_ix:
+        if ch not in ix_of:
             fail(f"--prime has {ch!r}, which is not in the model's vocabulary")
-    nl = char_to_ix.get('\n')
-    if (lines or per_line) and nl is None:
+    if lines and '\n' not in ix_of:
         fail('--lines needs a newline in the vocabulary')
-    rng, start = np.random.default_rng(seed), [nl] * (per_line or not prime) + [char_to_ix[ch] for ch in prime]
-    decode = lambda ixes: ''.join(ix_to_char[ix] for ix in ixes)
-    if per_line and lines:
-        for name in sample_names(lines, start, params, rng, temperature):
-            print(prime + decode(name))
-        return
-    h = forward(start[:-1], start[1:], np.zeros(hidden_size, dtype), params)[1][-1]
-    left, ix, done = generate or MAX_LINE * lines, start[-1], prime.count('\n')
-    sys.stdout.write(prime)
-    while left > 0 and not (lines and done >= lines):   # in pieces: any length runs in little memory
-        ixes, h = sample(h, ix, min(left, 10000), params, rng, temperature)
-        text, left, ix = decode(ixes), left - len(ixes), ixes[-1]
-        if lines and text.count('\n') >= lines - done:
-            text = '\n'.join(text.split('\n')[:lines - done]) + '\n'
-        done += text.count('\n')
-        sys.stdout.write(text)
-    print('' if lines else '\n', end='')
+    # without a prime, from a zero state fed a newline (or, if the text has none, its first symbol)
+    start = [ix_of.get('\n', 0)] * (per_line or not prime) + [ix_of[ch] for ch in prime]
+    decode = lambda ixes: ''.join(run.chars[ix] for ix in ixes)
+
+    def pieces():                                # in pieces: any length in little memory
+        h, ix = forward(start[:-1], start[1:], zero_state(), params)[1][..., -1, :], start[-1]
+        while True:
+            if per_line:
+                yield prime + decode(sample_names(1, start, params, rng, temperature)[0]) + '\n'
+            else:
+                ixes, h = sample(h, ix, 10000, params, rng, temperature)
+                ix = ixes[-1]
+                yield decode(ixes)
+    text = '' if per_line else prime
+    left, todo = generate or MAX_LINE * lines, lines - text.count('\n')
+    sys.stdout.write(text)
+    for piece in pieces():
+        if left <= 0 or lines and todo <= 0:
+            break
+        piece = piece[:left]
+        if lines and piece.count('\n') >= todo:
+            piece = '\n'.join(piece.split('\n')[:todo]) + '\n'
+        sys.stdout.write(piece)
+        text, left, todo = text + piece[-1:], left - len(piece), todo - piece.count('\n')
+    print('' if text.endswith('\n') else '\n', end='', flush=True)
 
 def main(argv):
-    given = configure(argv)
-    np.seterr(all='ignore')   # a non-finite loss is caught and reported by the training loop
+    np.seterr(all='ignore')                      # a non-finite loss is caught and reported by the training loop
+    run = SimpleNamespace(lock=None, log=None, handlers={})
     try:
-        ck = load_checkpoint(given) if resume or generate or lines else None
-        generate_text(ck) if generate or lines else train(ck)
+        settings(argv, run)
+        generate_text(run) if generate or lines else train(run)
     except KeyboardInterrupt:
         sys.exit(130)
-    except BrokenPipeError:   # stdout closed early, e.g. piped into head: stop quietly
+    except BrokenPipeError:                      # stdout closed early, e.g. piped into head: stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(1)
     except MemoryError:
-        fail(f'out of memory (hidden_size={hidden_size}); try a smaller model')
+        fail(f'out of memory with hidden_size={hidden_size} and {len(getattr(run, "chars", []))} symbols')
+    except OSError as e:
+        fail(f'{e.filename or "output"}: {e.strerror}')
+    finally:
+        for sig, handler in run.handlers.items():
+            signal.signal(sig, handler)
+        if run.lock is not None:                 # removed while still held: see lock()
+            with contextlib.suppress(OSError):
+                os.remove(run.lock_path)
+        for fd in (run.log, run.lock):
+            if fd is not None:
+                os.close(fd)
 
 
 if __name__ == '__main__':

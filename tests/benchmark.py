@@ -132,7 +132,7 @@ def torch_main(script):
     torch.set_num_threads(int(os.environ.get('OPENBLAS_NUM_THREADS', os.cpu_count())))
     m = load_script(script)
     data, chars = m.load_data(input_file)
-    params = script_params(m.init_params(len(chars), np.random.default_rng(m.seed)))
+    params = script_params(m, len(chars), np.random.default_rng(m.seed))
     rates = []
     for _ in range(rounds):
         start = time.perf_counter()
@@ -150,7 +150,7 @@ def main():
     for script in ['min_char_rnn.py', 'rnn3.py']:
         m = load_script(script)
         data, chars = m.load_data(input_file)
-        params = script_params(m.init_params(len(chars), np.random.default_rng(m.seed)))
+        params = script_params(m, len(chars), np.random.default_rng(m.seed))
         loops = {'listing': lambda: listing_loop(m, data, [x.astype('float64') for x in params], ITERS[script])}
         for dtype in ('float64', 'float32'):
             def loop(dtype=dtype):

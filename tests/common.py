@@ -4,6 +4,7 @@ The oracle is the paper's Section IV listing written out plainly: one-hot column
 entry per time step, an outer product per step. The scripts' fast lossFun must match it.
 """
 import importlib.util
+import json
 import os
 import re
 import subprocess
@@ -34,14 +35,21 @@ def random_model(script, num_layers, hidden_size, vocab_size, rng, scale=0.5):
     m.hidden_size, m.dtype = hidden_size, 'float64'
     if num_layers > 1:
         m.num_layers = num_layers
-    params = [p + rng.standard_normal(p.shape) * scale for p in script_params(m.init_params(vocab_size, rng))]
+    params = [p + rng.standard_normal(p.shape) * scale for p in script_params(m, vocab_size, rng)]
     hprev = rng.uniform(-0.9, 0.9, (num_layers, hidden_size) if num_layers > 1 else hidden_size)
     return m, params, hprev
 
 
-def script_params(init):
-    """The per-array params from a script's init_params (min_char_rnn.py also returns theta)."""
-    return init[1] if isinstance(init, tuple) else init
+def script_params(m, vocab_size, rng):
+    """A script's fresh parameters as its per-array views (both scripts keep them in one vector theta)."""
+    return m.unflatten(m.init_params(vocab_size, rng), vocab_size)
+
+
+def saved_params(m, path):
+    """The weights of a checkpoint in the script's own order, and its record (m has run on it)."""
+    with np.load(path, allow_pickle=False) as ck:
+        meta = json.loads(str(ck['meta']))
+        return [ck[k] for k in m.shapes(len(meta['chars']))], meta
 
 
 def split_layers(script, params):

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from common import SCRIPTS, load_script, oracle_for_script, oracle_update, random_model, script_params
+from common import SCRIPTS, load_script, oracle_for_script, oracle_update, random_model
 
 LAYERS = {'min_char_rnn.py': 1, 'rnn3.py': 3}
 
@@ -57,18 +57,15 @@ def test_update_clips_to_5_and_applies_adagrad_as_the_listing(script):
     rng = np.random.default_rng(1)
     m = load_script(script)
     m.hidden_size, m.dtype, m.learning_rate = 6, 'float64', 0.1
-    init = m.init_params(9, rng)
-    params = script_params(init)
+    theta = m.init_params(9, rng)
+    params = m.unflatten(theta, 9)
     grads = [rng.standard_normal(p.shape) * 8 for p in params]      # many entries beyond +-5
     mems = [rng.uniform(0, 2, p.shape) for p in params]
     assert sum((np.abs(g) > 5).sum() for g in grads) > 10
     want_params, want_mems = [p.copy() for p in params], [x.copy() for x in mems]
     oracle_update(want_params, [g.copy() for g in grads], want_mems, 0.1)
-    if script == 'min_char_rnn.py':
-        mem = np.concatenate([x.ravel() for x in mems])
-        m.update(init[0], grads, mem)
-        mems = m.unflatten(mem, 9)
-    else:
-        m.update(params, grads, mems)
+    mem = np.concatenate([x.ravel() for x in mems])
+    m.update(theta, grads, mem)
+    mems = m.unflatten(mem, 9)
     for got, want in zip(params + mems, want_params + want_mems):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)

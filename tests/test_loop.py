@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from common import (SCRIPTS, load_script, loss_lines, oracle_for_script, oracle_lossFun, random_model, record_lossFun,
-                    small_args, split_layers)
+                    saved_params, small_args, split_layers)
 
 LAYERS = {'min_char_rnn.py': 1, 'rnn3.py': 3}
 
@@ -99,8 +99,7 @@ def test_generate_after_a_prime_continues_from_the_state_the_prime_leaves(script
     m = load_script(script)
     m.main(args + ['--generate=40', '--prime=the qu', '--temperature=1e-9'])
     text = capsys.readouterr().out
-    weights, _, _, meta = m.load_checkpoint({})
-    params = m.unflatten(weights, len(meta['chars'])) if script == 'min_char_rnn.py' else weights
+    params, meta = saved_params(m, path)
     prime_ix = [meta['chars'].index(ch) for ch in 'the qu']
     want = ''.join(meta['chars'][ix] for ix in greedy_oracle(script, params, prime_ix, 40))
     assert text == 'the qu' + want + '\n' and len(set(want)) > 3
@@ -125,7 +124,7 @@ def test_held_out_loss_is_the_mean_loss_per_predicted_character(script, per_line
             loss, _, h = oracle_for_script(script, chunk[:-1], chunk[1:], h, params)
             total += loss
         want = total / 29
-    assert abs(m.eval_loss(val, params, []) - want) < 1e-12
+    assert abs(m.eval_loss(val, params) - want) < 1e-12
 
 
 PARSED = [('--resume=1', 'resume', True), ('--resume=0', 'resume', False), ('--resume=False', 'resume', False),
@@ -137,14 +136,14 @@ PARSED = [('--resume=1', 'resume', True), ('--resume=0', 'resume', False), ('--r
 @pytest.mark.parametrize('arg, name, value', PARSED)
 def test_command_line_values_are_typed_by_their_default(script, arg, name, value):
     m = load_script(script)
-    assert m.configure([arg]) == {name: value} and getattr(m, name) == value and type(getattr(m, name)) is type(value)
+    assert m.parse(arg, []) == (name, value) and type(m.parse(arg, [])[1]) is type(value)
 
 
 @pytest.mark.parametrize('script', SCRIPTS)
 def test_checkpoints_are_written_every_checkpoint_every_iterations_and_at_the_end(script, tmp_path, capsys):
     m = load_script(script)
     saved, save = [], m.save_checkpoint
-    m.save_checkpoint = lambda params, mems, hprev, meta: saved.append((meta['n'], meta['p'])) or save(params, mems, hprev, meta)
+    m.save_checkpoint = lambda run: saved.append((run.n, run.p)) or save(run)
     m.main(small_args(script, tmp_path, '--max_iters=25', '--checkpoint_every=10'))
     assert saved == [(10, 250), (20, 500), (25, 625)]
 

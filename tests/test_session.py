@@ -13,8 +13,8 @@ import time
 import numpy as np
 import pytest
 
-from common import (ROOT, SCRIPTS, TEXT, assert_clean_error, edited_script, load_script, loss_lines, run_path, run_script, start_script,
-                    small_args, write_text)
+from common import (ROOT, SCRIPTS, TEXT, assert_clean_error, edited_script, load_script, loss_lines, run_path, run_script,
+                    script_params, small_args, start_script, write_text)
 
 SMALL_TOP = {'min_char_rnn.py': {'hidden_size': 12}, 'rnn3.py': {'hidden_size': 10, 'num_layers': 2}}
 
@@ -189,17 +189,18 @@ def test_the_loss_log_survives_a_crash_while_a_resume_prepares_it(script, tmp_pa
     assert [row.split(',')[0] for row in rows] == ['iter', '0', '50', '100', '150']
     with open(log, 'a') as f:                              # rows a crashed run wrote past its checkpoint
         f.write('200,1.0,1.0,,9.9\n250,1.0,1.0,,9.9\n250,1.0')
-    m, real_open = load_script(script), open
+    m, real_open = load_script(script), os.open
 
-    def killed_after_opening(path, mode='r', *a, **k):
-        f = real_open(path, mode, *a, **k)
-        if str(path).endswith('ck.csv') and mode != 'rb':
+    def killed_after_opening(path, flags, *a):
+        fd = real_open(path, flags, *a)
+        if str(path).endswith('ck.csv') and flags & os.O_WRONLY:
             raise SystemExit('killed')                       # the process dies with the log just opened
-        return f
-    monkeypatch.setattr(m, 'open', killed_after_opening, raising=False)
+        return fd
+    monkeypatch.setattr(m.os, 'open', killed_after_opening)
     with pytest.raises(SystemExit, match='killed'):
         m.main(args + ['--resume=True', '--max_iters=400'])
     assert log.read_text().splitlines() == rows
+    monkeypatch.undo()
     load_script(script).main(args + ['--resume=True', '--max_iters=300'])
     assert [row.split(',')[0] for row in log.read_text().splitlines()] == ['iter', '0', '50', '100', '150', '200', '250']
 
@@ -225,8 +226,7 @@ def test_large_logits_give_a_finite_loss_equal_to_a_float64_reference():
     for script in SCRIPTS:
         m = load_script(script)
         m.hidden_size, m.num_layers = 4, 2
-        init = m.init_params(5, np.random.default_rng(0))
-        params = init[1] if isinstance(init, tuple) else init
+        params = script_params(m, 5, np.random.default_rng(0))
         for p in params:
             p[...] = 0
         params[-1][:] = [1200.0, 0.0, -700.0, 1199.0, 3.0]      # by: with zero weights y_t = by at every t
@@ -252,9 +252,12 @@ def test_former_tracebacks_are_one_line_errors(script, args, message, tmp_path):
 
 
 @pytest.mark.parametrize('script', SCRIPTS)
-def test_a_non_integer_count_edited_at_the_top_is_one_line_error(script, tmp_path):
-    edited = edited_script(tmp_path / 'a', script, sample_length='2e2')
-    assert_clean_error(run_path(edited, *user_args(tmp_path, '--max_iters=5')), '--sample_length must be a whole number >= 1, got 200.0')
+def test_a_count_edited_at_the_top_as_1e2_works_and_a_fraction_is_one_line_error(script, tmp_path):
+    r = run_path(edited_script(tmp_path / 'a', script, sample_length='1e2'), *user_args(tmp_path, '--max_iters=5'))
+    assert r.returncode == 0 and len(r.stdout.split('----\n')[2]) == 100 + 1, r.stderr
+    edited = edited_script(tmp_path / 'b', script, sample_length='20.5')
+    assert_clean_error(run_path(edited, *user_args(tmp_path, '--max_iters=5')),
+                       f'sample_length at the top of {script} must be a whole number >= 1, got 20.5')
 
 
 def test_tools_answer_help_and_a_missing_log_in_one_line(tmp_path):

@@ -22,7 +22,7 @@ def test_training_on_repetitive_text_cuts_held_out_loss_tenfold(script, tmp_path
     load_script(script).main(small_args(script, tmp_path, '--max_iters=3001', '--learning_rate=0.1',
                                         '--val_fraction=0.1', '--eval_every=3000', '--print_every=3000'))
     held_out = [float(x) for x in re.findall(r'held-out loss: ([\d.]+) nats/char', capsys.readouterr().out)]
-    assert len(held_out) == 2
+    assert len(held_out) == 3                                  # at 0, 3000 and the end, 3001
     assert held_out[1] < held_out[0] / 10, held_out
 
 
@@ -30,7 +30,7 @@ def test_training_on_repetitive_text_cuts_held_out_loss_tenfold(script, tmp_path
 def test_sample_gives_n_vocabulary_indices_the_same_for_the_same_seed(script):
     m = load_script(script)
     m.hidden_size, m.num_layers = 8, 2
-    params = script_params(m.init_params(11, np.random.default_rng(0)))
+    params = script_params(m, 11, np.random.default_rng(0))
     h = np.zeros((2, 8) if script == 'rnn3.py' else 8, np.float32)
     a, h_after = m.sample(h, 3, 300, params, np.random.default_rng(5))
     b, _ = m.sample(h, 3, 300, params, np.random.default_rng(5))
@@ -45,7 +45,7 @@ def test_sample_gives_n_vocabulary_indices_the_same_for_the_same_seed(script):
 def test_sample_frequencies_follow_softmax_of_logits_over_temperature(script, temperature):
     m = load_script(script)
     m.hidden_size, m.num_layers, m.dtype = 4, 2, 'float64'
-    params = [p * 0 for p in script_params(m.init_params(3, np.random.default_rng(0)))]
+    params = [p * 0 for p in script_params(m, 3, np.random.default_rng(0))]
     params[-1][:] = np.log([0.2, 0.3, 0.5])        # by: with zero weights p = softmax(by / T)
     h = np.zeros((2, 4) if script == 'rnn3.py' else 4)
     ixes, _ = m.sample(h, 0, 100000, params, np.random.default_rng(1), temperature)
@@ -70,7 +70,7 @@ def test_weights_start_as_randn_times_0_01_and_biases_at_zero(script):
     """The paper's listing: np.random.randn(...) * 0.01 for Wxh, Whh, Why; zeros for bh, by."""
     m = load_script(script)
     m.hidden_size, m.num_layers = 80, 3
-    params = script_params(m.init_params(65, np.random.default_rng(0)))
+    params = script_params(m, 65, np.random.default_rng(0))
     weights = [p for p in params if p.ndim == 2]
     biases = [p for p in params if p.ndim == 1]
     assert (len(weights), len(biases)) == ((3, 2) if script == 'min_char_rnn.py' else (7, 4))
