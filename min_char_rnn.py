@@ -164,15 +164,16 @@ def train(run):
 # signals, held-out loss, progress, sampling a saved model, main.
 import contextlib, difflib, errno, fcntl, glob, hashlib, json, math, re, signal, sys, time
 from types import SimpleNamespace
-SCRIPT, MAX_LINE, HEADER = os.path.basename(__file__), 1000, 'iter,smooth_loss,loss_per_char,val_loss_per_char,elapsed_s\n'
-COUNTS = dict(hidden_size=1, num_layers=1, seq_length=1, max_iters=1, print_every=1, sample_length=1, eval_every=1,
-              checkpoint_every=1, seed=0, generate=0, lines=0)   # whole numbers, and their least values
-KINDS = dict(per_line=bool, resume=bool, learning_rate=float, temperature=float, val_fraction=float)   # else str
+SCRIPT, MAX_LINE = os.path.basename(__file__), 1000
+HEADER = 'iter,smooth_loss,loss_per_char,val_loss_per_char,elapsed_s\n'   # of the loss log
+COUNTS = dict(hidden_size=1, num_layers=1, seq_length=1, max_iters=1, print_every=1, sample_length=1,
+              eval_every=1, checkpoint_every=1, seed=0, generate=0, lines=0)   # whole numbers, least values
+KINDS = dict(per_line=bool, resume=bool, learning_rate=float, temperature=float, val_fraction=float)  # or str
 WANT = {bool: 'True or False', float: 'positive', str: 'text', 'val_fraction': 'in [0, 1)',
         'dtype': 'float64 or float32', 'checkpoint_path': 'a file name ending in .npz'}
 MODEL = ['hidden_size', 'num_layers', 'per_line']   # fixed by a checkpoint
 ACTIONS = ['checkpoint_path', 'resume', 'generate', 'lines', 'prime', 'temperature']   # never taken from one
-STATE = ['n', 'p', 'smooth_loss', 'elapsed', 'val_loss', 'val_iter', 'chars', 'text_sha256']   # a run's, saved
+STATE = ['n', 'p', 'smooth_loss', 'elapsed', 'val_loss', 'val_iter', 'chars', 'text_sha256']   # in the record
 stop = []                                        # signals, and an output gone, that ask a run to stop
 
 def fail(msg):
@@ -202,13 +203,14 @@ def read_block():
 config_keys = [name for _, group in read_block() for name, _ in group]
 
 def print_help():
-    print(__doc__.strip() + f'\n\n  python {SCRIPT}                  # train (a rerun starts afresh; the last run is kept)\n'
-          f'  python {SCRIPT} --resume=True    # continue the saved run exactly, with its settings\n'
-          f'  python {SCRIPT} --generate=500 --prime="ROMEO:" --temperature=0.8   # sample the saved model')
+    print(__doc__.strip() + f'\n\n  python {SCRIPT}                # train (a new run keeps the last one)'
+          f'\n  python {SCRIPT} --resume=True  # continue the saved run exactly, with its settings\n  python '
+          f'{SCRIPT} --generate=500 --prime="ROMEO:" --temperature=0.8   # sample the saved model')
     for heading, group in read_block():
         print(f'\n{heading}:')
         for name, comment in group:
-            print(f"  --{name}={globals()[name] if globals()[name] != '' else repr('')}".ljust(38) + ' ' + comment)
+            value = globals()[name] if globals()[name] != '' else repr('')
+            print(f'  --{name}={value}'.ljust(38) + ' ' + comment)
 
 def kind(name):
     return int if name in COUNTS else KINDS.get(name, str)
@@ -221,7 +223,8 @@ def parse(arg, following):
         fail(f"expected {right}, got '{arg}' (see --help)")
     if name not in config_keys:
         near = difflib.get_close_matches(name, config_keys, 1)
-        fail(f"unknown hyperparameter '{name}'" + (f'; did you mean --{near[0]}?' if near else '') + ' (see --help)')
+        fail(f"unknown hyperparameter '{name}'" + (f'; did you mean --{near[0]}?' if near else '')
+             + ' (see --help)')
     try:
         if kind(name) is bool:
             return name, {'true': True, '1': True, 'false': False, '0': False}[value.lower()]
@@ -234,12 +237,13 @@ def check(name, value, where):
     k = kind(name)
     if k in (int, float) and type(value) in (int, float) and (k is float or float(value).is_integer()):
         value = k(value)
-    if type(value) is not k or not (value >= COUNTS[name] if k is int else
-                                    (0 <= value < 1 if name == 'val_fraction' else 0 < value < math.inf) if k is float
-                                    else value in ('float64', 'float32') if name == 'dtype'
-                                    else value.endswith('.npz') if name == 'checkpoint_path' else True):
-        fail(f"{where} must be {f'a whole number >= {COUNTS[name]}' if k is int else WANT.get(name, WANT[k])}, "
-             f'got {value!r}')
+    ok = type(value) is k and (value >= COUNTS[name] if k is int else 0 <= value < 1 if name == 'val_fraction'
+                               else 0 < value < math.inf if k is float
+                               else value in ('float64', 'float32') if name == 'dtype'
+                               else value.endswith('.npz') if name == 'checkpoint_path' else True)
+    if not ok:
+        want = f'a whole number >= {COUNTS[name]}' if k is int else WANT.get(name, WANT[k])
+        fail(f'{where} must be {want}, got {value!r}')
     return value
 
 def settings(argv, run):
@@ -263,8 +267,8 @@ def settings(argv, run):
         for k in MODEL:
             if k in given and k in meta['config'] and given[k] != meta['config'][k]:
                 fail(f"checkpoint {path} has {k}={meta['config'][k]}, not {given[k]}")
-        adopt = {k: v for k, v in meta['config'].items() if k in config and k not in given and k not in ACTIONS
-                 and (config['resume'] or k in MODEL + ['dtype'])}
+        adopt = {k: v for k, v in meta['config'].items() if k in config and k not in given
+                 and k not in ACTIONS and (config['resume'] or k in MODEL + ['dtype'])}
         changed = [f'{k}={v}' for k, v in adopt.items() if v != config[k]]
         config.update({k: check(k, v, f'{k} in the record of {path}') for k, v in adopt.items()})
     globals().update(config)
@@ -273,13 +277,13 @@ def settings(argv, run):
         if resume and run.n >= max_iters:
             fail(f'{path} is a finished run (iteration {run.n}, max_iters={max_iters}); to go on, raise '
                  f'max_iters: --resume=True --max_iters={2 * run.n}')
-        note(f'resuming {path} at iteration {run.n}' + (f'; settings it was run with, not those at the top of '
-             f'{SCRIPT}: {", ".join(changed)}' if changed else '') if resume else
+        note(f'resuming {path} at iteration {run.n}' + (f'; settings it was run with, not those at the top '
+             f'of {SCRIPT}: {", ".join(changed)}' if changed else '') if resume else
              f"sampling {path} at iteration {run.n} (trained on {meta['config']['input_file']})")
 
 def lock(run, path):
-    """Hold an advisory lock on path.lock while the run lasts (the system drops it when the process ends, even
-    by kill -9), so that a second run on the same checkpoint is refused; remove a killed run's temporary files."""
+    """Hold an advisory lock on path.lock while the run lasts (the system drops it when the process ends,
+    even by kill -9), so that a second run on the same checkpoint is refused; remove a killed run's *.tmp."""
     run.lock_path = path + '.lock'
     try:
         os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
@@ -299,11 +303,12 @@ def lock(run, path):
 
 def load_checkpoint(path):
     """A checkpoint's arrays and its record (n, p, ..., config), the record checked; no pickles."""
-    whole, real = (lambda v: type(v) is int and v >= 0), (lambda v: type(v) in (int, float) and math.isfinite(v))
+    whole = lambda v: type(v) is int and v >= 0
+    real = lambda v: type(v) in (int, float) and math.isfinite(v)
     try:
         with np.load(path, allow_pickle=False) as ck:
             arrays = {k: ck[k] for k in ck.files}
-        meta = dict(dict(val_loss=None, val_iter=None, text_sha256=None), **json.loads(str(arrays.pop('meta'))))
+        meta = dict(val_loss=None, val_iter=None, text_sha256=None) | json.loads(str(arrays.pop('meta')))
         assert meta['script'] == SCRIPT, f"it was written by {meta['script']}"
         for k, ok in dict(n=whole, p=whole, smooth_loss=real, elapsed=real, config=lambda v: type(v) is dict,
                           val_loss=lambda v: v is None or real(v), val_iter=lambda v: v is None or whole(v),
@@ -321,11 +326,14 @@ def load_checkpoint(path):
 def restore(run, arrays, meta):
     """The run record from a checkpoint: weights, Adagrad's memory, hprev (their shapes checked), state."""
     V = len(meta['chars'])
-    for k, shape in dict(shapes(V), **{'m' + k: s for k, s in shapes(V).items()}, hprev=zero_state().shape).items():
+    want = dict(shapes(V), **{'m' + k: s for k, s in shapes(V).items()}, hprev=zero_state().shape)
+    for k, shape in want.items():
         if k not in arrays or arrays[k].shape != shape or arrays[k].dtype.kind != 'f':
             fail(f'{checkpoint_path} is not a usable {SCRIPT} checkpoint ({k} is damaged)')
-    run.theta, run.mem = (np.concatenate([arrays[pre + k].ravel() for k in shapes(V)]).astype(dtype) for pre in ('', 'm'))
-    run.hprev, run.rng, run.trained_on = arrays['hprev'].astype(dtype), meta['rng'], meta['config'].get('input_file')
+    run.theta, run.mem = (np.concatenate([arrays[pre + k].ravel() for k in shapes(V)]).astype(dtype)
+                          for pre in ('', 'm'))
+    run.hprev, run.rng = arrays['hprev'].astype(dtype), meta['rng']
+    run.trained_on = meta['config']['input_file']
     run.__dict__.update({k: meta[k] for k in STATE})
 
 def start_run(run):
@@ -349,15 +357,16 @@ def start_run(run):
     run.chars_per_seq = np.mean([len(s) - 1 for s in run.data]) if per_line else seq_length
     least_train, least_held_out = (1, 1) if per_line else (seq_length + 1, 2)    # sequences or characters
     if val_fraction and (n_val < least_held_out or len(run.data) < least_train):
-        fail(f"--val_fraction={val_fraction} leaves {len(run.data)} {'lines' if per_line else 'characters'} to train "
-             f'on and {n_val} held out')
+        fail(f"--val_fraction={val_fraction} leaves {len(run.data)} {'lines' if per_line else 'characters'} "
+             f'to train on and {n_val} held out')
     if len(run.data) < seq_length + 1 and not per_line:
-        fail(f'{input_file} has {len(run.data)} characters; training needs at least seq_length + 1 = {seq_length + 1}')
+        fail(f'{input_file} has {len(run.data)} characters; training needs at least seq_length + 1 = '
+             f'{seq_length + 1}')
     if not resume:
         new_run(run, chars)
     elif run.chars != chars:
-        fail(f'{input_file} has a different vocabulary ({len(chars)} symbols) from checkpoint {checkpoint_path} '
-             f'({len(run.chars)}), which was trained on {run.trained_on}')
+        fail(f'{input_file} has a different vocabulary ({len(chars)} symbols) from checkpoint '
+             f'{checkpoint_path} ({len(run.chars)}), which was trained on {run.trained_on}')
     elif run.text_sha256 not in (None, text_sha256):
         note(f'warning: {input_file} is not the text {checkpoint_path} was trained on (same vocabulary)')
     run.text_sha256, run.params = text_sha256, unflatten(run.theta, len(run.chars))
@@ -367,7 +376,8 @@ def start_run(run):
 def split_lines(data, nl):
     """per_line: each non-empty line as newline + line + newline (the newline starts and ends a name)."""
     ends = np.flatnonzero(np.append(data, nl) == nl)
-    return [np.concatenate(([nl], data[a + 1:b], [nl])) for a, b in zip(np.append(-1, ends[:-1]), ends) if b > a + 1]
+    starts = np.append(-1, ends[:-1])
+    return [np.concatenate(([nl], data[a + 1:b], [nl])) for a, b in zip(starts, ends) if b > a + 1]
 
 def new_run(run, chars):
     """Weights as the listing's, zero Adagrad memory and hprev, and the loss of iteration 0 (p_t = 1/V)."""
@@ -375,9 +385,10 @@ def new_run(run, chars):
     need = np.dtype(dtype).itemsize * (4 * size + 8 * seq_length * V) + 8 * sample_length * V   # and a step's
     have = os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES')
     if need > have:
-        fail(f'hidden_size={hidden_size} and {V:,} symbols make {size:,} parameters, about {need / 2**30:.1f} GB to '
-             f'train; this machine has {have / 2**30:.1f} GB')
-    note(f'new run: {size:,} parameters ({dtype}); ' + ', '.join(f'{k}={globals()[k]}' for k, _ in read_block()[0][1][1:]))
+        fail(f'hidden_size={hidden_size} and {V:,} symbols make {size:,} parameters, about '
+             f'{need / 2**30:.1f} GB to train; this machine has {have / 2**30:.1f} GB')
+    paper = [f'{k}={globals()[k]}' for k, _ in read_block()[0][1][1:]]   # the first group, but input_file
+    note(f'new run: {size:,} parameters ({dtype}); ' + ', '.join(paper))
     keep_earlier_run()
     run.rng = np.random.default_rng(seed)
     run.theta, run.hprev, run.chars = init_params(V, run.rng), zero_state(), chars
@@ -391,14 +402,16 @@ def keep_earlier_run():
         return
     tag = f"iter{load_checkpoint(checkpoint_path)[1]['n']}-" if checkpoint_path in old else ''
     if old[-1].endswith('.csv') and open(old[-1], 'rb').readline() != HEADER.encode():
-        fail(f'{old[-1]} is not a loss log of {SCRIPT}, and a new run would rename it: give another --checkpoint_path')
+        fail(f'{old[-1]} is not a loss log of {SCRIPT}, which a new run would rename: give another '
+             '--checkpoint_path')
     tag += time.strftime('%Y%m%d-%H%M%S', time.localtime(os.path.getmtime(old[0])))
     k, new = 0, lambda f, k: f'{f[:-4]}.{tag}{"-%d" % k if k else ""}{f[-4:]}'
     while any(os.path.lexists(new(f, k)) for f in (checkpoint_path, checkpoint_path[:-4] + '.csv')):
         k += 1
     for f in old:
         os.rename(f, new(f, k))
-    note(f"earlier run kept as {' and '.join(new(f, k) for f in old)}; this is a new run (--resume=True continues one)")
+    note(f"earlier run kept as {' and '.join(new(f, k) for f in old)}; this is a new run "
+         '(--resume=True continues one)')
 
 def open_log(run):
     """The loss log beside the checkpoint. On resume, a partial row and the rows past the checkpoint are cut
@@ -409,14 +422,15 @@ def open_log(run):
         if rows[:1] != [HEADER.encode()]:
             fail(f'{path} is not a loss log of {SCRIPT}')
         kept = 1
-        for row in rows[1:]:                     # iterations in order; a row at n only if this run won't write it
+        for row in rows[1:]:                     # in order; one at n only if this run will not write it
             n = int(row.split(b',')[0]) if row.endswith(b'\n') and row.split(b',')[0].isdigit() else math.inf
             if n > run.n or n == run.n and run.n % print_every == 0:
                 break
             kept += 1
         os.truncate(path, sum(map(len, rows[:kept])))
         if kept < len(rows):
-            note(f'loss log {path}: cut {len(rows) - kept} rows written after iteration {run.n}, its checkpoint')
+            note(f'loss log {path}: cut {len(rows) - kept} rows written after iteration {run.n} '
+                 '(its checkpoint)')
     elif resume:
         note(f'no loss log at {path}: a new one starts at iteration {run.n}')
     run.log_path, fd = path, os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
@@ -429,10 +443,11 @@ def write_log(fd, row):
         if os.write(fd, row.encode()) != len(row.encode()):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
     except OSError as e:
-        fail(f'cannot write the loss log {checkpoint_path[:-4]}.csv: {e.strerror}; the last checkpoint is kept')
+        fail(f'cannot write the loss log {checkpoint_path[:-4]}.csv: {e.strerror}; '
+             'the last checkpoint is kept')
 
 def catch_signals():
-    """Ctrl-C (SIGINT), kill (SIGTERM), a closed terminal (SIGHUP): finish the iteration, save, exit 128 + signal.
+    """Ctrl-C (SIGINT), kill (SIGTERM), a closed terminal (SIGHUP): finish the iteration, save, exit 128 + n.
     Returns the handlers it replaces, which main puts back."""
     stop.clear()
     return {sig: signal.signal(sig, lambda signum, _: stop.append(signum))
@@ -445,7 +460,8 @@ def eval_loss(val_data, params):
     """Mean loss per character on held-out data (None if stopped): h carried across chunks as in training,
     or per_line from a zero state for each name."""
     h, total = zero_state(), 0.0
-    chunks = val_data if per_line else [val_data[i:i + seq_length + 1] for i in range(0, len(val_data) - 1, seq_length)]
+    chunks = val_data if per_line else [val_data[i:i + seq_length + 1]
+                                        for i in range(0, len(val_data) - 1, seq_length)]
     for chunk in chunks:
         if stop:
             return None
@@ -474,8 +490,8 @@ def report(run, sample_ix):
     rate = (run.n - run.n0) / max(time.time() - run.t0, 1e-9)
     left = round((max_iters - run.n) / max(rate, 1e-9))
     if run.n > run.n0:
-        note(f'iter {run.n}/{max_iters}: loss {run.smooth_loss / run.chars_per_seq:.4f} nats/char, {rate:.0f} it/s, '
-             f'{left // 3600} h {left % 3600 // 60} min {left % 60} s left')
+        note(f'iter {run.n}/{max_iters}: loss {run.smooth_loss / run.chars_per_seq:.4f} nats/char, '
+             f'{rate:.0f} it/s, {left // 3600} h {left % 3600 // 60} min {left % 60} s left')
 
 def finish(run):
     """The held-out loss at the last iteration (into the log), the checkpoint, the closing line on stderr."""
@@ -484,9 +500,10 @@ def finish(run):
         if not stop:
             log_row(run)
     save_checkpoint(run)
-    rate, how = (run.n - run.n0) / (time.time() - run.t0), f'continue with --resume=True --checkpoint_path={checkpoint_path}'
-    note(f'{"interrupted" if stop else "stopped"} at iteration {run.n} ({rate:.0f} it/s); saved {checkpoint_path}; '
-         + (how if stop else 'done'))
+    rate = (run.n - run.n0) / (time.time() - run.t0)
+    how = f'continue with --resume=True --checkpoint_path={checkpoint_path}' if stop else 'done'
+    note(f'{"interrupted" if stop else "stopped"} at iteration {run.n} ({rate:.0f} it/s); '
+         f'saved {checkpoint_path}; {how}')
     if stop:
         sys.exit(128 + stop[0])
 
@@ -495,8 +512,10 @@ def save_checkpoint(run):
     to a file of this process's own, then renamed over the last, so a crash or a full disk leaves it whole."""
     V, target = len(run.chars), os.path.realpath(checkpoint_path)   # a symbolic link stays one
     meta = dict({k: getattr(run, k) for k in STATE}, script=SCRIPT, smooth_loss=float(run.smooth_loss),
-                elapsed=seconds(run), rng=run.rng.bit_generator.state, config={k: globals()[k] for k in config_keys})
-    arrays = dict(zip(shapes(V), unflatten(run.theta, V)), **{'m' + k: m for k, m in zip(shapes(V), unflatten(run.mem, V))})
+                elapsed=seconds(run), rng=run.rng.bit_generator.state,
+                config={k: globals()[k] for k in config_keys})
+    arrays = dict(zip(shapes(V), unflatten(run.theta, V)))
+    arrays.update(('m' + k, m) for k, m in zip(shapes(V), unflatten(run.mem, V)))
     tmp = f'{target}.{os.getpid()}.tmp'
     try:
         with open(tmp, 'wb') as f:
@@ -512,7 +531,8 @@ def save_checkpoint(run):
 def generate_text(run):
     """--generate=N characters or --lines=K lines from the saved model, after --prime; a per_line model's
     are names, each from a zero state fed a newline and the prime. The output ends with a newline."""
-    params, ix_of, rng = unflatten(run.theta, len(run.chars)), {ch: i for i, ch in enumerate(run.chars)}, np.random.default_rng(seed)
+    params, ix_of = unflatten(run.theta, len(run.chars)), {ch: i for i, ch in enumerate(run.chars)}
+    rng = np.random.default_rng(seed)
     for ch in prime:
         if ch not in ix_of:
             fail(f"--prime has {ch!r}, which is not in the model's vocabulary")
@@ -545,7 +565,7 @@ def generate_text(run):
     print('' if text.endswith('\n') else '\n', end='', flush=True)
 
 def main(argv):
-    np.seterr(all='ignore')                      # a non-finite loss is caught and reported by the training loop
+    np.seterr(all='ignore')                      # a non-finite loss is caught and reported by train
     run = SimpleNamespace(lock=None, log=None, handlers={})
     try:
         settings(argv, run)

@@ -28,9 +28,29 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import ROOT, load_script, oracle_lossFun, oracle_update, script_params, split_layers  # noqa: E402
 
-args = dict(a[2:].split('=', 1) for a in sys.argv[1:])
+OPTIONS = dict(input_file=str, rounds=int, only=str, torch=str, child=str)   # the last two: child processes
+
+
+def options(argv):
+    """--name=value options, typed; --help, an unknown option or a bad value end here in one line."""
+    if {'-h', '--help'} & set(argv):
+        print(__doc__.strip())
+        sys.exit(0)
+    given = {}
+    for arg in argv:
+        name, eq, value = arg[2:].partition('=')
+        if not arg.startswith('--') or not eq or name not in OPTIONS:
+            sys.exit(f"benchmark.py: error: unknown option '{arg}' (see --help)")
+        try:
+            given[name] = OPTIONS[name](value)
+        except ValueError:
+            sys.exit(f'benchmark.py: error: --{name}={value} is not a valid {OPTIONS[name].__name__}')
+    return given
+
+
+args = options(sys.argv[1:])
 input_file = args.get('input_file', os.path.join(ROOT, 'input.txt'))
-rounds = int(args.get('rounds', 5))
+rounds = args.get('rounds', 5)
 ITERS = {'min_char_rnn.py': 2000, 'rnn3.py': 100}     # per round; each a multiple of 100
 
 

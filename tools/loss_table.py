@@ -8,13 +8,14 @@ first logged iteration at or below --below, the lowest smoothed loss, its range 
 quarter of the run, the last held-out loss and the last one within each of --minutes of training,
 and the iterations and training time recorded in the checkpoint beside the log (if it is there).
 """
-import csv
 import json
 import math
 import os
 import sys
 
 import numpy as np
+
+from loss_log import read_log
 
 OPTIONS = ['--iters', '--paper', '--below', '--minutes']
 
@@ -29,8 +30,7 @@ def held_out(evals):
 
 def column(path, iters, below, minutes):
     """(row label, cell) pairs for one log; the labels are the same for every log."""
-    with open(path) as f:
-        rows = list(csv.DictReader(f))
+    rows = read_log(path, 'loss_table.py')
     loss = {int(r['iter']): float(r['smooth_loss']) for r in rows}
     cells = [(f'smoothed loss at {i:,}', f'{loss[i]:.2f}' if i in loss else '-') for i in iters]
     if below is not None:

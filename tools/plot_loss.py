@@ -6,17 +6,14 @@ usage: python tools/plot_loss.py [--minutes] OUT.png LOG.csv[=label] [LOG.csv[=l
 Needs matplotlib (python -m pip install matplotlib), for this command only; the training scripts
 never import it.
 """
-import csv
 import sys
+
+from loss_log import read_log
 
 
 def read(spec):
     path, _, label = spec.partition('=')
-    try:
-        with open(path) as f:
-            return label or path, list(csv.DictReader(f))
-    except OSError as e:
-        sys.exit(f'plot_loss.py: error: cannot read loss log {path}: {e.strerror}')
+    return label or path, read_log(path, 'plot_loss.py')
 
 
 def main(out, logs, minutes=False):
@@ -49,5 +46,7 @@ if __name__ == '__main__':
         print(__doc__.strip())
     elif len(args) < 2 or any(a.startswith('-') for a in args):
         sys.exit('plot_loss.py: error: give OUT.png and one or more LOG.csv (see --help)')
+    elif not args[0].lower().endswith(('.png', '.svg', '.pdf')):
+        sys.exit(f'plot_loss.py: error: the first argument is the figure to write (OUT.png), not {args[0]} (see --help)')
     else:
         main(args[0], args[1:], '--minutes' in sys.argv[1:])

@@ -1,0 +1,20 @@
+"""Reading a loss log (the .csv a training run writes beside its checkpoint), for the tools here."""
+import csv
+import sys
+
+COLUMNS = ['iter', 'smooth_loss', 'loss_per_char', 'val_loss_per_char', 'elapsed_s']
+
+
+def read_log(path, tool):
+    """The rows of the loss log at path as dicts; a log that is missing or is not a loss log ends the tool in
+    one line on stderr."""
+    try:
+        with open(path, encoding='utf-8') as f:
+            rows = list(csv.DictReader(f))
+            if not rows or rows[0].keys() != set(COLUMNS) or not all(r['iter'].isdigit() for r in rows):
+                raise ValueError
+            return rows
+    except OSError as e:
+        sys.exit(f'{tool}: error: cannot read loss log {path}: {e.strerror}')
+    except (ValueError, UnicodeDecodeError, csv.Error):
+        sys.exit(f'{tool}: error: {path} is not a loss log (a .csv with the columns {",".join(COLUMNS)} and rows)')
