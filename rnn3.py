@@ -166,7 +166,7 @@ def train(run):
             fail(f'loss became {loss} at iteration {n}; the last checkpoint is kept; lower --learning_rate?')
         run.smooth_loss = run.smooth_loss * 0.999 + float(loss) * 0.001   # float64 whatever the dtype
         if n % print_every == 0:
-            report(run, sample_ix)                 # the loss and the sample; the loss log; progress
+            report(run, sample_ix)                 # the loss and the sample; a row of the log; progress
         update(run.theta, grads, run.mem)
         run.p, run.n = p + seq_length, n + 1
         if run.n % checkpoint_every == 0:
@@ -174,21 +174,22 @@ def train(run):
     finish(run)                                    # the last held-out loss, the checkpoint, the closing line
 
 # =============================================================================
-# Not in the paper, and the same text in min_char_rnn.py and rnn3.py: the settings (the block at the top,
-# a checkpoint's record, the command line), the run record and its files (checkpoint, loss log, lock),
-# signals, held-out loss, progress, sampling a saved model, main.
-import contextlib, difflib, errno, fcntl, glob, hashlib, json, math, re, signal, sys, time
+# Not in the paper, and the same text in min_char_rnn.py and rnn3.py: the settings (the block at the top, a
+# checkpoint's record, the command line), the run record and its files (checkpoint, loss log, lock), signals,
+# held-out loss, progress, sampling a saved model.
+import contextlib, difflib, fcntl, glob, hashlib, json, math, re, signal, sys, time
 from types import SimpleNamespace
 SCRIPT, MAX_LINE = os.path.basename(__file__), 1000
-HEADER = 'iter,smooth_loss,loss_per_char,val_loss_per_char,elapsed_s\n'   # of the loss log
+HEADER = 'iter,smooth_loss,loss_per_char,val_loss_per_char,elapsed_s'   # the loss log's first line
 COUNTS = dict(hidden_size=1, num_layers=1, seq_length=1, max_iters=1, print_every=1, sample_length=1,
               eval_every=1, checkpoint_every=1, seed=0, generate=0, lines=0)   # whole numbers, least values
-KINDS = dict(per_line=bool, resume=bool, learning_rate=float, temperature=float, val_fraction=float)  # or str
-WANT = {bool: 'True or False', float: 'positive', str: 'text', 'val_fraction': 'in [0, 1)',
-        'dtype': 'float64 or float32', 'checkpoint_path': 'a file name ending in .npz'}
+RULES = {bool: ('True or False', None), str: ('text', None), float: ('positive', lambda v: 0 < v < math.inf),
+         'val_fraction': ('in [0, 1)', lambda v: 0 <= v < 1),
+         'checkpoint_path': ('a file name ending in .npz', lambda v: v.endswith('.npz')),
+         'dtype': ('float64 or float32', lambda v: v in ('float64', 'float32'))}
 MODEL = ['hidden_size', 'num_layers', 'per_line']   # fixed by a checkpoint
 ACTIONS = ['checkpoint_path', 'resume', 'generate', 'lines', 'prime', 'temperature']   # never taken from one
-STATE = ['n', 'p', 'smooth_loss', 'elapsed', 'val_loss', 'val_iter', 'chars', 'text_sha256']   # in the record
+STATE = ['n', 'p', 'smooth_loss', 'elapsed', 'val_loss', 'val_iter', 'chars', 'rows', 'text_sha256']  # saved
 stop = []                                        # signals, and an output gone, that ask a run to stop
 
 def fail(msg):
@@ -206,164 +207,148 @@ def say(text, stream=sys.stdout):
         stop.append(signal.SIGPIPE)
 
 def read_block():
-    """The block at the top of this file: [(heading, [(name, comment), ...]), ...], a group each."""
-    groups = []
-    for line in open(__file__, encoding='utf-8').read().split('# ' + '-' * 77)[1].splitlines():
-        m = re.match(r'# (.*)|(\w+) = .*?(?:\s# (.*))?$', line)
-        if m and m[1]:
-            groups.append((m[1], []))
-        elif m:
-            groups[-1][1].append((m[2], m[3] or ''))
-    return groups
-config_keys = [name for _, group in read_block() for name, _ in group]
+    """The block at the top of this file: (heading, '', '') for a group, ('', name, comment) for a setting."""
+    block = open(__file__, encoding='utf-8').read().split('# ' + '-' * 77)[1]
+    return re.findall(r'^# (.*)$|^(\w+) = .*?(?:\s# (.*))?$', block, re.M)
+config_keys = [name for _, name, _ in read_block() if name]
+KIND = {k: int if k in COUNTS else bool if k in ('per_line', 'resume') else float
+        if k in ('learning_rate', 'temperature', 'val_fraction') else str for k in config_keys}
 
 def print_help():
-    print(__doc__.strip() + f'\n\n  python {SCRIPT}                # train (a new run keeps the last one)'
-          f'\n  python {SCRIPT} --resume=True  # continue the saved run exactly, with its settings\n  python '
-          f'{SCRIPT} --generate=500 --prime="ROMEO:" --temperature=0.8   # sample the saved model')
-    for heading, group in read_block():
-        print(f'\n{heading}:')
-        for name, comment in group:
-            value = globals()[name] if globals()[name] != '' else repr('')
-            print(f'  --{name}={value}'.ljust(38) + ' ' + comment)
-
-def kind(name):
-    return int if name in COUNTS else KINDS.get(name, str)
+    print(__doc__.strip())
+    for heading, name, comment in read_block():
+        value = repr('') if globals().get(name) == '' else globals().get(name)
+        print(f'\n{heading}:' if heading else f'  --{name}={value}'.ljust(38) + ' ' + comment)
 
 def parse(arg, following):
-    """(name, value) from --name=value, the value typed as the setting is (check() checks it)."""
+    """(name, value) from --name=value, the value typed as the setting is (check() then checks it)."""
     name, eq, value = arg[2:].partition('=')
     if not arg.startswith('--') or not eq:
         right = f'--{name}={following[0]}' if name in config_keys and following else '--name=value'
         fail(f"expected {right}, got '{arg}' (see --help)")
     if name not in config_keys:
-        near = difflib.get_close_matches(name, config_keys, 1)
-        fail(f"unknown hyperparameter '{name}'" + (f'; did you mean --{near[0]}?' if near else '')
-             + ' (see --help)')
+        near = ''.join(f'; did you mean --{k}?' for k in difflib.get_close_matches(name, config_keys, 1))
+        fail(f"unknown hyperparameter '{name}'{near} (see --help)")
     try:
-        if kind(name) is bool:
-            return name, {'true': True, '1': True, 'false': False, '0': False}[value.lower()]
-        return name, value if kind(name) is str else int(value) if value.isdigit() else float(value)
+        return name, (value if KIND[name] is str else int(value) if KIND[name] is int and value.isdigit()
+                      else {'true': True, '1': True, 'false': False, '0': False}[value.lower()]
+                      if KIND[name] is bool else float(value))
     except (KeyError, ValueError):
-        fail(f'--{name}={value} is not a valid {kind(name).__name__}')
+        fail(f'--{name}={value} is not a valid {KIND[name].__name__}')
 
 def check(name, value, where):
     """The value if it suits the setting (a count may be written 1e6), else a one-line error."""
-    k = kind(name)
-    if k in (int, float) and type(value) in (int, float) and (k is float or float(value).is_integer()):
-        value = k(value)
-    ok = type(value) is k and (value >= COUNTS[name] if k is int else 0 <= value < 1 if name == 'val_fraction'
-                               else 0 < value < math.inf if k is float
-                               else value in ('float64', 'float32') if name == 'dtype'
-                               else value.endswith('.npz') if name == 'checkpoint_path' else True)
-    if not ok:
-        want = f'a whole number >= {COUNTS[name]}' if k is int else WANT.get(name, WANT[k])
+    kind = KIND[name]
+    if kind in (int, float) and type(value) in (int, float) and (kind is float or float(value).is_integer()):
+        value = kind(value)
+    want, ok = (f'a whole number >= {COUNTS[name]}', lambda v: v >= COUNTS[name]) if kind is int else \
+        RULES.get(name, RULES[kind])
+    if type(value) is not kind or ok and not ok(value):
         fail(f'{where} must be {want}, got {value!r}')
     return value
 
 def settings(argv, run):
     """Each setting from the block at the top, then (resuming or sampling) the checkpoint's record, then the
-    command line: checked, then set once. A training run first takes the lock of its checkpoint path."""
+    command line: checked, then set once. A training run first locks its checkpoint path."""
     if {'-h', '--help'} & set(argv):
         print_help()
         sys.exit(0)
     given = dict(parse(arg, argv[i + 1:i + 2]) for i, arg in enumerate(argv))
     config = {k: check(k, globals()[k], f'{k} at the top of {SCRIPT}') for k in config_keys}
     config.update({k: check(k, v, '--' + k) for k, v in given.items()})
-    path, sampling = config['checkpoint_path'], bool(config['generate'] or config['lines'])
-    if sampling and config['resume']:
-        fail('--resume=True trains, --generate and --lines sample: give one of them')
-    if not sampling and {'prime', 'temperature'} & set(given):
-        fail('--prime and --temperature are for sampling a saved model: add --generate=N or --lines=K')
+    path, resuming = config['checkpoint_path'], config['resume']
+    sampling = config['generate'] or config['lines']
+    if sampling and resuming or not sampling and {'prime', 'temperature'} & set(given):
+        fail('--resume=True trains, --generate and --lines sample: give one of them' if resuming else
+             '--prime and --temperature are for sampling a saved model: add --generate=N or --lines=K')
     if not sampling:
         lock(run, path)
-    arrays, meta = load_checkpoint(path) if config['resume'] or sampling else (None, None)
-    if meta:
-        for k in MODEL:
-            if k in given and k in meta['config'] and given[k] != meta['config'][k]:
-                fail(f"checkpoint {path} has {k}={meta['config'][k]}, not {given[k]}")
-        adopt = {k: v for k, v in meta['config'].items() if k in config and k not in given
-                 and k not in ACTIONS and (config['resume'] or k in MODEL + ['dtype'])}
-        changed = [f'{k}={v}' for k, v in adopt.items() if v != config[k]]
-        config.update({k: check(k, v, f'{k} in the record of {path}') for k, v in adopt.items()})
-    globals().update(config)
-    if meta:
-        restore(run, arrays, meta)
-        if resume and run.n >= max_iters:
-            fail(f'{path} is a finished run (iteration {run.n}, max_iters={max_iters}); to go on, raise '
-                 f'max_iters: --resume=True --max_iters={2 * run.n}')
-        note(f'resuming {path} at iteration {run.n}' + (f'; settings it was run with, not those at the top '
-             f'of {SCRIPT}: {", ".join(changed)}' if changed else '') if resume else
-             f"sampling {path} at iteration {run.n} (trained on {meta['config']['input_file']})")
+    record = load_checkpoint(run, path) if resuming or sampling else {}
+    for k in MODEL:
+        if k in given and k in record and given[k] != record[k]:
+            fail(f'checkpoint {path} has {k}={record[k]}, not {given[k]}')
+    adopt = {k: check(k, v, f'{k} in {path}') for k, v in record.items() if k in config and k not in given
+             and k not in ACTIONS and (resuming or k in MODEL + ['dtype'])}
+    changed = [f'{k}={v}' for k, v in adopt.items() if v != config[k]]
+    globals().update(config, **adopt)
+    if resuming and run.n >= max_iters:
+        fail(f'{path} is a finished run (iteration {run.n}, max_iters={max_iters}); to go on, raise it: '
+             f'--resume=True --max_iters={2 * run.n}')
+    if record:
+        restore(run)
+        note(f'resuming {path} at iteration {run.n}' + (f'; settings it was run with, not those at the '
+             f'top of {SCRIPT}: {", ".join(changed)}' if changed else '') if resuming else
+             f"sampling {path} at iteration {run.n} (trained on {record['input_file']})")
 
 def lock(run, path):
     """Hold an advisory lock on path.lock while the run lasts (the system drops it when the process ends,
-    even by kill -9), so that a second run on the same checkpoint is refused; remove a killed run's *.tmp."""
+    even by kill -9): a second run on the same checkpoint is refused. A killed run's *.tmp files go."""
+    os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
     run.lock_path = path + '.lock'
-    try:
-        os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
-        while run.lock is None:
-            fd = os.open(run.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    while run.lock is None:
+        fd = os.open(run.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            if os.path.exists(run.lock_path) and os.path.samestat(os.fstat(fd), os.stat(run.lock_path)):
-                run.lock = fd
-            else:                                # the run before removed it as it ended: lock the new one
-                os.close(fd)
-        for tmp in glob.glob(glob.escape(os.path.realpath(path)) + '.*.tmp'):
-            os.remove(tmp)
-    except BlockingIOError:
-        fail(f'{path} is in use by another run: let it end, or give this one another --checkpoint_path')
-    except OSError as e:
-        fail(f'cannot lock {path}.lock: {e.strerror}')
+        except BlockingIOError:
+            fail(f'{path} is in use by another run: let it end, or give this one another --checkpoint_path')
+        if os.path.exists(run.lock_path) and os.path.samestat(os.fstat(fd), os.stat(run.lock_path)):
+            run.lock = fd                        # else the run before removed it as it ended: lock anew
+    for tmp in glob.glob(glob.escape(os.path.realpath(path)) + '.*.tmp') + glob.glob(
+            glob.escape(os.path.realpath(path[:-4] + '.csv')) + '.*.tmp'):
+        os.remove(tmp)
 
-def load_checkpoint(path):
-    """A checkpoint's arrays and its record (n, p, ..., config), the record checked; no pickles."""
+def load_checkpoint(run, path):
+    """Read a checkpoint into the run record (arrays, RNG, state: checked; no pickles); its settings."""
     whole = lambda v: type(v) is int and v >= 0
     real = lambda v: type(v) in (int, float) and math.isfinite(v)
     try:
         with np.load(path, allow_pickle=False) as ck:
-            arrays = {k: ck[k] for k in ck.files}
-        meta = dict(val_loss=None, val_iter=None, text_sha256=None) | json.loads(str(arrays.pop('meta')))
+            run.arrays = {k: ck[k] for k in ck.files}
+        meta = json.loads(str(run.arrays['meta']))
+        meta = dict(val_loss=None, val_iter=None, rows=None, text_sha256=None) | meta
         assert meta['script'] == SCRIPT, f"it was written by {meta['script']}"
         for k, ok in dict(n=whole, p=whole, smooth_loss=real, elapsed=real, config=lambda v: type(v) is dict,
                           val_loss=lambda v: v is None or real(v), val_iter=lambda v: v is None or whole(v),
-                          chars=lambda v: type(v) is list and v and len(set(v)) == len(v)
-                          and all(type(ch) is str and len(ch) == 1 for ch in v)).items():
+                          rows=lambda v: v is None or type(v) is list and all(type(r) is str for r in v),
+                          chars=lambda v: type(v) is list and v
+                          and all(type(c) is str and len(c) == 1 for c in v)).items():
             assert ok(meta[k]), f'its {k} is damaged'
-        meta['rng'], meta['rng'].bit_generator.state = np.random.default_rng(), meta['rng']
-        meta['config'].setdefault('per_line', False)
+        run.rng = np.random.default_rng()
+        run.rng.bit_generator.state = meta['rng']
     except FileNotFoundError:
         fail(f'no checkpoint at {path}: train first, or set --checkpoint_path')
     except Exception as e:                       # anything unreadable: truncated, corrupt, pickled or foreign
         fail(f'{path} is not a usable {SCRIPT} checkpoint ({type(e).__name__}: {e})')
-    return arrays, meta
+    run.__dict__.update({k: meta[k] for k in STATE}, trained_on=meta['config'].get('input_file'))
+    return dict(per_line=False) | meta['config']
 
-def restore(run, arrays, meta):
-    """The run record from a checkpoint: weights, Adagrad's memory, hprev (their shapes checked), state."""
-    V = len(meta['chars'])
+def restore(run):
+    """Weights, Adagrad's memory and hprev from the checkpoint's arrays (their shapes checked); the rows of
+    its loss log (a checkpoint written before they were kept in it: the log's rows before its iteration)."""
+    V, arrays = len(run.chars), run.arrays
     want = dict(shapes(V), **{'m' + k: s for k, s in shapes(V).items()}, hprev=zero_state().shape)
     for k, shape in want.items():
         if k not in arrays or arrays[k].shape != shape or arrays[k].dtype.kind != 'f':
             fail(f'{checkpoint_path} is not a usable {SCRIPT} checkpoint ({k} is damaged)')
     run.theta, run.mem = (np.concatenate([arrays[pre + k].ravel() for k in shapes(V)]).astype(dtype)
                           for pre in ('', 'm'))
-    run.hprev, run.rng = arrays['hprev'].astype(dtype), meta['rng']
-    run.trained_on = meta['config']['input_file']
-    run.__dict__.update({k: meta[k] for k in STATE})
+    run.hprev, on_disk = arrays['hprev'].astype(dtype), []
+    with contextlib.suppress(OSError, UnicodeDecodeError):
+        on_disk = open(checkpoint_path[:-4] + '.csv', encoding='utf-8').read().splitlines()[1:]
+    if run.rows is None:
+        run.rows = [row for row in on_disk if row.split(',')[0].isdigit() and int(row.split(',')[0]) < run.n]
+    if len(on_disk) > len(run.rows) and resume:
+        note(f'loss log {checkpoint_path[:-4]}.csv: {len(on_disk) - len(run.rows)} rows written after its '
+             f'checkpoint (iteration {run.n}) are dropped')
 
 def start_run(run):
-    """The run record filled in: the data, the weights and Adagrad's memory (new, or the checkpoint's), the
-    loss log, the signals caught."""
-    try:
-        data, chars = load_data(input_file)
-    except UnicodeDecodeError as e:
-        fail(f'{input_file} is not UTF-8 text (byte {e.start}); convert it to UTF-8')
-    except OSError as e:
-        fail(f'cannot read input file {input_file}: {e.strerror}')
+    """The run record filled in: the data, the weights and Adagrad's memory (the checkpoint's, or new),
+    the signals caught."""
+    data, chars = load_data(input_file)
     note(f'data has {len(data)} characters, {len(chars)} unique.')
-    text_sha256, nl = hashlib.sha256(data.tobytes()).hexdigest(), chars.index('\n') if '\n' in chars else -1
+    text_sha256, V = hashlib.sha256(data.tobytes()).hexdigest(), len(chars)
     if per_line:
-        data = split_lines(data, nl)
+        data = split_lines(data, chars.index('\n') if '\n' in chars else -1)
         if not data or max(map(len, data)) > MAX_LINE + 2:
             fail(f'--per_line=True trains on lines of 1 to {MAX_LINE} characters, and {input_file} has '
                  + (f'a line of {max(map(len, data)) - 2} characters' if data else 'no non-empty line'))
@@ -380,12 +365,11 @@ def start_run(run):
     if not resume:
         new_run(run, chars)
     elif run.chars != chars:
-        fail(f'{input_file} has a different vocabulary ({len(chars)} symbols) from checkpoint '
-             f'{checkpoint_path} ({len(run.chars)}), which was trained on {run.trained_on}')
+        fail(f'{input_file} has a different vocabulary ({V} symbols) from checkpoint {checkpoint_path} '
+             f'({len(run.chars)}), which was trained on {run.trained_on}')
     elif run.text_sha256 not in (None, text_sha256):
         note(f'warning: {input_file} is not the text {checkpoint_path} was trained on (same vocabulary)')
-    run.text_sha256, run.params = text_sha256, unflatten(run.theta, len(run.chars))
-    run.log, run.handlers = open_log(run), catch_signals()
+    run.text_sha256, run.params, run.handlers = text_sha256, unflatten(run.theta, V), catch_signals()
     run.n0, run.t0 = run.n, time.time()
 
 def split_lines(data, nl):
@@ -402,64 +386,34 @@ def new_run(run, chars):
     if need > have:
         fail(f'hidden_size={hidden_size} and {V:,} symbols make {size:,} parameters, about '
              f'{need / 2**30:.1f} GB to train; this machine has {have / 2**30:.1f} GB')
-    paper = [f'{k}={globals()[k]}' for k, _ in read_block()[0][1][1:]]   # the first group, but input_file
-    note(f'new run: {size:,} parameters ({dtype}); ' + ', '.join(paper))
+    paper = config_keys[1:config_keys.index('per_line')]    # the first group of the block, but input_file
+    note(f'new run: {size:,} parameters ({dtype}); ' + ', '.join(f'{k}={globals()[k]}' for k in paper))
     keep_earlier_run()
     run.rng = np.random.default_rng(seed)
     run.theta, run.hprev, run.chars = init_params(V, run.rng), zero_state(), chars
     run.__dict__.update(mem=np.zeros_like(run.theta), n=0, p=0, elapsed=0.0, val_loss=None, val_iter=None,
-                        smooth_loss=np.log(V) * run.chars_per_seq)
+                        rows=[], smooth_loss=np.log(V) * run.chars_per_seq)
 
 def keep_earlier_run():
     """A new run never overwrites an earlier one: this script's checkpoint and log there are renamed first."""
     old = [f for f in (checkpoint_path, checkpoint_path[:-4] + '.csv') if os.path.lexists(f)]
     if not old:
         return
-    tag = f"iter{load_checkpoint(checkpoint_path)[1]['n']}-" if checkpoint_path in old else ''
-    if old[-1].endswith('.csv') and open(old[-1], 'rb').readline() != HEADER.encode():
+    earlier = SimpleNamespace(n=None)
+    if checkpoint_path in old:
+        load_checkpoint(earlier, checkpoint_path)   # and refuse a file that is not this script's checkpoint
+    if old[-1].endswith('.csv') and open(old[-1], 'rb').readline().strip() != HEADER.encode():
         fail(f'{old[-1]} is not a loss log of {SCRIPT}, which a new run would rename: give another '
              '--checkpoint_path')
-    tag += time.strftime('%Y%m%d-%H%M%S', time.localtime(os.path.getmtime(old[0])))
-    k, new = 0, lambda f, k: f'{f[:-4]}.{tag}{"-%d" % k if k else ""}{f[-4:]}'
-    while any(os.path.lexists(new(f, k)) for f in (checkpoint_path, checkpoint_path[:-4] + '.csv')):
+    stamp = time.strftime('%Y%m%d-%H%M%S', time.localtime(os.path.getmtime(old[0])))
+    tag = ('' if earlier.n is None else f'iter{earlier.n}-') + stamp
+    new, k = lambda f, k: f'{f[:-4]}.{tag}{"-%d" % k if k else ""}{f[-4:]}', 0
+    while any(os.path.lexists(new(f, k)) for f in old):
         k += 1
     for f in old:
         os.rename(f, new(f, k))
     note(f"earlier run kept as {' and '.join(new(f, k) for f in old)}; this is a new run "
          '(--resume=True continues one)')
-
-def open_log(run):
-    """The loss log beside the checkpoint. On resume, a partial row and the rows past the checkpoint are cut
-    off in place (no window in which a crash loses the rest), then new rows are appended."""
-    path, rows = checkpoint_path[:-4] + '.csv', []
-    if resume and os.path.exists(path):
-        rows = open(path, 'rb').read().splitlines(keepends=True)
-        if rows[:1] != [HEADER.encode()]:
-            fail(f'{path} is not a loss log of {SCRIPT}')
-        kept = 1
-        for row in rows[1:]:                     # in order; one at n only if this run will not write it
-            n = int(row.split(b',')[0]) if row.endswith(b'\n') and row.split(b',')[0].isdigit() else math.inf
-            if n > run.n or n == run.n and run.n % print_every == 0:
-                break
-            kept += 1
-        os.truncate(path, sum(map(len, rows[:kept])))
-        if kept < len(rows):
-            note(f'loss log {path}: cut {len(rows) - kept} rows written after iteration {run.n} '
-                 '(its checkpoint)')
-    elif resume:
-        note(f'no loss log at {path}: a new one starts at iteration {run.n}')
-    run.log_path, fd = path, os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    if not rows:
-        write_log(fd, HEADER)
-    return fd
-
-def write_log(fd, row):
-    try:
-        if os.write(fd, row.encode()) != len(row.encode()):
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-    except OSError as e:
-        fail(f'cannot write the loss log {checkpoint_path[:-4]}.csv: {e.strerror}; '
-             'the last checkpoint is kept')
 
 def catch_signals():
     """Ctrl-C (SIGINT), kill (SIGTERM), a closed terminal (SIGHUP): finish the iteration, save, exit 128 + n.
@@ -493,27 +447,29 @@ def held_out(run, final=False):
         run.val_loss, run.val_iter = val, run.n
         say(f'iter {run.n}, held-out loss: {val:.4f} nats/char, {val / np.log(2):.4f} bits/char')
 
-def log_row(run):
-    write_log(run.log, f'{run.n},{run.smooth_loss:.6f},{run.smooth_loss / run.chars_per_seq:.6f},'
-                       f"{run.val_loss if run.val_iter == run.n else ''},{seconds(run):.1f}\n")
-
-def report(run, sample_ix):
-    """The paper's transcript (the smoothed loss, the sample) on stdout, a row of the loss log, and speed and
-    time left on stderr."""
-    say(f'----\niter {run.n}, loss: {run.smooth_loss:f}\n----\n' + ''.join(run.chars[ix] for ix in sample_ix))
-    log_row(run)
-    rate = (run.n - run.n0) / max(time.time() - run.t0, 1e-9)
-    left = round((max_iters - run.n) / max(rate, 1e-9))
-    if run.n > run.n0:
-        note(f'iter {run.n}/{max_iters}: loss {run.smooth_loss / run.chars_per_seq:.4f} nats/char, '
-             f'{rate:.0f} it/s, {left // 3600} h {left % 3600 // 60} min {left % 60} s left')
+def report(run, sample_ix=None):
+    """A row of the loss log (one an iteration: the last one wins); with a sample, the paper's transcript
+    (the smoothed loss, the sample) on stdout, and speed and time left on stderr."""
+    row = (f'{run.n},{run.smooth_loss:.6f},{run.smooth_loss / run.chars_per_seq:.6f},'
+           f"{run.val_loss if run.val_iter == run.n else ''},{seconds(run):.1f}")
+    if run.rows and run.rows[-1].startswith(f'{run.n},'):
+        run.rows.pop()                           # a resumed run writes its first row anew
+    run.rows.append(row)
+    if sample_ix is not None:
+        say(f'----\niter {run.n}, loss: {run.smooth_loss:f}\n----\n'
+            + ''.join(run.chars[ix] for ix in sample_ix))
+        rate = (run.n - run.n0) / max(time.time() - run.t0, 1e-9)
+        left = round((max_iters - run.n) / max(rate, 1e-9))
+        if run.n > run.n0:
+            note(f'iter {run.n}/{max_iters}: loss {run.smooth_loss / run.chars_per_seq:.4f} nats/char, '
+                 f'{rate:.0f} it/s, {left // 3600} h {left % 3600 // 60} min {left % 60} s left')
 
 def finish(run):
-    """The held-out loss at the last iteration (into the log), the checkpoint, the closing line on stderr."""
+    """The held-out loss at the last iteration (a row of the log), the checkpoint, the closing line."""
     if run.val_data is not None and not stop:
         held_out(run, final=True)
         if not stop:
-            log_row(run)
+            report(run)
     save_checkpoint(run)
     rate = (run.n - run.n0) / (time.time() - run.t0)
     how = f'continue with --resume=True --checkpoint_path={checkpoint_path}' if stop else 'done'
@@ -523,31 +479,34 @@ def finish(run):
         sys.exit(128 + stop[0])
 
 def save_checkpoint(run):
-    """The paper's arrays by name, Adagrad's memory ('m' + name), hprev, and the run's record as JSON: written
-    to a file of this process's own, then renamed over the last, so a crash or a full disk leaves it whole."""
-    V, target = len(run.chars), os.path.realpath(checkpoint_path)   # a symbolic link stays one
+    """The checkpoint (the paper's arrays by name, Adagrad's memory as 'm' + name, hprev, the run's record as
+    JSON), then the loss log (its rows are in the record): each written to a file of this process's own,
+    then renamed over the last (through a symbolic link), so that a crash or a full disk leaves it whole."""
+    V = len(run.chars)
     meta = dict({k: getattr(run, k) for k in STATE}, script=SCRIPT, smooth_loss=float(run.smooth_loss),
                 elapsed=seconds(run), rng=run.rng.bit_generator.state,
                 config={k: globals()[k] for k in config_keys})
-    arrays = dict(zip(shapes(V), unflatten(run.theta, V)))
+    arrays = dict(zip(shapes(V), unflatten(run.theta, V)), hprev=run.hprev, meta=np.array(json.dumps(meta)))
     arrays.update(('m' + k, m) for k, m in zip(shapes(V), unflatten(run.mem, V)))
-    tmp = f'{target}.{os.getpid()}.tmp'
-    try:
-        with open(tmp, 'wb') as f:
-            np.savez(f, hprev=run.hprev, meta=np.array(json.dumps(meta)), **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except OSError as e:
-        with contextlib.suppress(OSError):
-            os.remove(tmp)
-        fail(f'cannot write checkpoint {checkpoint_path}: {e.strerror}; the previous one is untouched')
+    for path, write in [(checkpoint_path, lambda f: np.savez(f, **arrays)),
+                        (checkpoint_path[:-4] + '.csv',
+                         lambda f: f.write('\n'.join([HEADER, *run.rows, '']).encode()))]:
+        tmp = f'{os.path.realpath(path)}.{os.getpid()}.tmp'
+        try:
+            with open(tmp, 'wb') as f:
+                write(f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, os.path.realpath(path))
+        except OSError as e:
+            with contextlib.suppress(OSError):
+                os.remove(tmp)
+            fail(f'cannot write {path}: {e.strerror}; the previous one is untouched')
 
 def generate_text(run):
     """--generate=N characters or --lines=K lines from the saved model, after --prime; a per_line model's
     are names, each from a zero state fed a newline and the prime. The output ends with a newline."""
     params, ix_of = unflatten(run.theta, len(run.chars)), {ch: i for i, ch in enumerate(run.chars)}
-    rng = np.random.default_rng(seed)
     for ch in prime:
         if ch not in ix_of:
             fail(f"--prime has {ch!r}, which is not in the model's vocabulary")
@@ -555,33 +514,27 @@ def generate_text(run):
         fail('--lines needs a newline in the vocabulary')
     # without a prime, from a zero state fed a newline (or, if the text has none, its first symbol)
     start = [ix_of.get('\n', 0)] * (per_line or not prime) + [ix_of[ch] for ch in prime]
-    decode = lambda ixes: ''.join(run.chars[ix] for ix in ixes)
-
-    def pieces():                                # in pieces: any length in little memory
-        h, ix = forward(start[:-1], start[1:], zero_state(), params)[1][..., -1, :], start[-1]
-        while True:
-            if per_line:
-                yield prime + decode(sample_names(1, start, params, rng, temperature)[0]) + '\n'
-            else:
-                ixes, h = sample(h, ix, 10000, params, rng, temperature)
-                ix = ixes[-1]
-                yield decode(ixes)
+    h = forward(start[:-1], start[1:], zero_state(), params)[1][..., -1, :]
+    ix, rng = start[-1], np.random.default_rng(seed)
     text = '' if per_line else prime
-    left, todo = generate or MAX_LINE * lines, lines - text.count('\n')
+    left, todo = generate or MAX_LINE * lines, lines - text.count('\n') if lines else sys.maxsize
     sys.stdout.write(text)
-    for piece in pieces():
-        if left <= 0 or lines and todo <= 0:
-            break
-        piece = piece[:left]
-        if lines and piece.count('\n') >= todo:
-            piece = '\n'.join(piece.split('\n')[:todo]) + '\n'
+    while left > 0 and todo > 0:                 # in pieces: any length in little memory
+        if per_line:
+            name = sample_names(1, start, params, rng, temperature)[0]
+            piece = prime + ''.join(run.chars[i] for i in name) + '\n'
+        else:
+            ixes, h = sample(h, ix, min(left, 10000), params, rng, temperature)
+            piece, ix = ''.join(run.chars[i] for i in ixes), ixes[-1]
+        parts = piece[:left].split('\n')
+        piece = '\n'.join(parts[:todo]) + ('\n' if len(parts) > todo else '')
         sys.stdout.write(piece)
-        text, left, todo = text + piece[-1:], left - len(piece), todo - piece.count('\n')
+        text, left, todo = text[-1:] + piece, left - len(piece), todo - piece.count('\n')
     print('' if text.endswith('\n') else '\n', end='', flush=True)
 
 def main(argv):
     np.seterr(all='ignore')                      # a non-finite loss is caught and reported by train
-    run = SimpleNamespace(lock=None, log=None, handlers={})
+    run = SimpleNamespace(lock=None, handlers={})
     try:
         settings(argv, run)
         generate_text(run) if generate or lines else train(run)
@@ -592,17 +545,18 @@ def main(argv):
         sys.exit(1)
     except MemoryError:
         fail(f'out of memory with hidden_size={hidden_size} and {len(getattr(run, "chars", []))} symbols')
+    except UnicodeDecodeError as e:
+        fail(f'{input_file} is not UTF-8 text (byte {e.start}); convert it to UTF-8')
     except OSError as e:
-        fail(f'{e.filename or "output"}: {e.strerror}')
+        fail(f"cannot {'read input file' if e.filename == input_file else 'write'} {e.filename}: "
+             f'{e.strerror}')
     finally:
         for sig, handler in run.handlers.items():
             signal.signal(sig, handler)
         if run.lock is not None:                 # removed while still held: see lock()
             with contextlib.suppress(OSError):
                 os.remove(run.lock_path)
-        for fd in (run.log, run.lock):
-            if fd is not None:
-                os.close(fd)
+            os.close(run.lock)
 
 
 if __name__ == '__main__':
