@@ -2,6 +2,7 @@
 with one or all BLAS threads on an idle machine and on one with a core kept busy.
 
   python tests/benchmark.py [--input_file=input.txt] [--rounds=5] [--only=threads|listing]
+  python tests/benchmark.py --compare=DIR [--rounds=5]     # these scripts' step against DIR's, e.g. an older checkout
 
 For each script's default configuration, both loops train on the same text from the same weights
 for the same number of iterations: sample every 100 iterations, lossFun (with clipping), Adagrad.
@@ -26,9 +27,9 @@ if not {'OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS'} & set(os.e
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import ROOT, load_script, oracle_lossFun, oracle_update, script_params, split_layers  # noqa: E402
+from common import ROOT, load_script, oracle_lossFun, oracle_update, split_layers  # noqa: E402
 
-OPTIONS = dict(input_file=str, rounds=int, only=str, torch=str, child=str)   # the last two: child processes
+OPTIONS = dict(input_file=str, rounds=int, only=str, compare=str, torch=str, child=str)   # torch, child: internal
 
 
 def options(argv):
@@ -82,11 +83,15 @@ def listing_loop(m, data, params, iters):
         p += m.seq_length
 
 
-def script_loop(m, data, init, iters):
-    """The script's own step, as its train() runs it, in the dtype of init."""
-    params = script_params(init)
-    weights = init[0] if isinstance(init, tuple) else params     # min_char_rnn.py updates theta
-    mems = np.zeros_like(weights) if isinstance(init, tuple) else [np.zeros_like(x) for x in params]
+def script_loop(m, data, init, iters, vocab_size):
+    """The script's own step, as its train() runs it, in the dtype of init: both scripts keep their weights
+    in one vector theta (init), older versions in a tuple (min_char_rnn.py) or a list (rnn3.py)."""
+    if isinstance(init, np.ndarray):
+        weights, params, mems = init, m.unflatten(init, vocab_size), np.zeros_like(init)
+    elif isinstance(init, tuple):
+        (weights, params), mems = init, np.zeros_like(init[0])
+    else:
+        weights, params, mems = init, init, [np.zeros_like(x) for x in init]
     hprev, p = np.zeros((m.num_layers, m.hidden_size) if m.SCRIPT == 'rnn3.py' else m.hidden_size, params[0].dtype), 0
     rng = np.random.default_rng(0)
     for n in range(iters):
@@ -96,6 +101,26 @@ def script_loop(m, data, init, iters):
         loss, grads, hprev = m.lossFun(inputs, targets, hprev, params)
         m.update(weights, grads, mems)
         p += m.seq_length
+
+
+def compare_main(other):
+    """Iterations/s of each script's step here and in the checkout `other`, alternating rounds, float32."""
+    print(f'these scripts against {other}, {rounds} rounds, OPENBLAS_NUM_THREADS='
+          f'{os.environ.get("OPENBLAS_NUM_THREADS")}, input {os.path.relpath(input_file)}')
+    print(f'{"script (defaults, float32)":<28} {"other it/s":>10} {"this it/s":>10} {"this/other":>10}  per round')
+    for script in ['min_char_rnn.py', 'rnn3.py']:
+        mods = [load_script(script, folder) for folder in (other, ROOT)]
+        data, chars = mods[1].load_data(input_file)
+        rates = [[], []]
+        for _ in range(rounds):
+            for i, m in enumerate(mods):
+                init = m.init_params(len(chars), np.random.default_rng(m.seed))
+                start = time.perf_counter()
+                script_loop(m, data, init, ITERS[script], len(chars))
+                rates[i].append(ITERS[script] / (time.perf_counter() - start))
+        a, b = np.median(rates[0]), np.median(rates[1])
+        print(f'{script:<28} {a:>10.0f} {b:>10.0f} {b / a:>10.3f}  '
+              + ' '.join(f'{y / x:.3f}' for x, y in zip(*rates)), flush=True)
 
 
 def torch_loop(m, data, params, iters, torch):
@@ -152,7 +177,7 @@ def torch_main(script):
     torch.set_num_threads(int(os.environ.get('OPENBLAS_NUM_THREADS', os.cpu_count())))
     m = load_script(script)
     data, chars = m.load_data(input_file)
-    params = script_params(m, len(chars), np.random.default_rng(m.seed))
+    params = m.unflatten(m.init_params(len(chars), np.random.default_rng(m.seed)), len(chars))
     rates = []
     for _ in range(rounds):
         start = time.perf_counter()
@@ -170,12 +195,12 @@ def main():
     for script in ['min_char_rnn.py', 'rnn3.py']:
         m = load_script(script)
         data, chars = m.load_data(input_file)
-        params = script_params(m, len(chars), np.random.default_rng(m.seed))
+        params = m.unflatten(m.init_params(len(chars), np.random.default_rng(m.seed)), len(chars))
         loops = {'listing': lambda: listing_loop(m, data, [x.astype('float64') for x in params], ITERS[script])}
         for dtype in ('float64', 'float32'):
             def loop(dtype=dtype):
                 m.dtype = dtype
-                script_loop(m, data, m.init_params(len(chars), np.random.default_rng(m.seed)), ITERS[script])
+                script_loop(m, data, m.init_params(len(chars), np.random.default_rng(m.seed)), ITERS[script], len(chars))
             loops[dtype] = loop
         rates = {name: [] for name in loops}
         for _ in range(rounds):
@@ -198,9 +223,9 @@ def child_main(script):
     m = load_script(script)
     data, chars = m.load_data(input_file)
     init = m.init_params(len(chars), np.random.default_rng(m.seed))
-    script_loop(m, data, init, 100 if script == 'rnn3.py' else 1000)   # warm-up
+    script_loop(m, data, init, 100 if script == 'rnn3.py' else 1000, len(chars))   # warm-up
     start = time.perf_counter()
-    script_loop(m, data, init, ITERS[script])
+    script_loop(m, data, init, ITERS[script], len(chars))
     print(ITERS[script] / (time.perf_counter() - start))
 
 
@@ -238,6 +263,8 @@ if __name__ == '__main__':
         torch_main(args['torch'])
     elif 'child' in args:
         child_main(args['child'])
+    elif 'compare' in args:
+        compare_main(args['compare'])
     else:
         if args.get('only') != 'threads':
             main()

@@ -16,9 +16,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPTS = ['min_char_rnn.py', 'rnn3.py']
 
 
-def load_script(name):
+def load_script(name, folder=ROOT):
     """A fresh copy of a script as a module (each test gets its own hyperparameter globals)."""
-    spec = importlib.util.spec_from_file_location(name[:-3], os.path.join(ROOT, name))
+    spec = importlib.util.spec_from_file_location(name[:-3], os.path.join(folder, name))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
