@@ -501,9 +501,9 @@ def generate_text(run):
     start = [ix_of.get('\n', 0)] * (per_line or not prime) + [ix_of[ch] for ch in prime]
     h = forward(start[:-1], start[1:], zero_state(), params)[1][..., -1, :]
     ix, rng = start[-1], np.random.default_rng(seed)
-    text = '' if per_line else prime
-    left, todo = generate or MAX_LINE * lines, lines - text.count('\n') if lines else sys.maxsize
-    sys.stdout.write(text)
+    last = '' if per_line else prime             # what was written last
+    left, todo = generate or MAX_LINE * lines, lines - last.count('\n') if lines else sys.maxsize
+    sys.stdout.write(last)
     while left > 0 and todo > 0:                 # in pieces: any length in little memory
         if per_line:
             name = sample_names(1, start, params, rng, temperature)[0]
@@ -514,8 +514,8 @@ def generate_text(run):
         parts = piece[:left].split('\n')
         piece = '\n'.join(parts[:todo]) + ('\n' if len(parts) > todo else '')
         sys.stdout.write(piece)
-        text, left, todo = text[-1:] + piece, left - len(piece), todo - piece.count('\n')
-    print('' if text.endswith('\n') else '\n', end='', flush=True)
+        last, left, todo = (last + piece)[-1:], left - len(piece), todo - piece.count('\n')
+    print('' if last.endswith('\n') else '\n', end='', flush=True)
 
 def main(argv):
     np.seterr(all='ignore')                      # a non-finite loss is caught and reported by train

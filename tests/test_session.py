@@ -100,6 +100,7 @@ def test_help_lists_every_hyperparameter_with_its_default_and_comment(script, fl
     r = run_script(script, flag, '--hiden_size=5')
     assert r.returncode == 0 and r.stderr == ''
     m = load_script(script)
+    assert r.stdout.startswith(m.__doc__.strip()), 'the help begins with what the script is'
     source = open(os.path.join(ROOT, script)).read()
     assert m.config_keys and 'per_line' in m.config_keys
     for name in m.config_keys:
