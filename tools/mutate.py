@@ -64,7 +64,7 @@ MUTANTS = [
     (BOTH, 'errors', 'if not np.isfinite(loss):', 'if np.isnan(loss):'),
     (BOTH, 'errors', '    if need > have:', '    if need > 1e15:'),
     (('min_char_rnn.py',), 'init', "rng.standard_normal(shape) * 0.01 if name[0] == 'W'", "rng.standard_normal(shape) * 0.1 if name[0] == 'W'"),
-    (('rnn3.py',), 'init', "rng.standard_normal(shape) * 0.01 if name[0] == 'W'", "rng.standard_normal(shape) * 0.01 if name[0] != 'b'"),
+    (('rnn3.py',), 'init', "rng.standard_normal(shape) * 0.01 if name[0] == 'W'", "rng.standard_normal(shape) * 0.01 if name[:3] == 'Whh'"),
     (('rnn3.py',), 'clip+adagrad', 'm += dparam * dparam', 'm += dparam'),
     (('rnn3.py',), 'clip+adagrad', 'param -= learning_rate * dparam / np.sqrt(m + 1e-8)', 'param -= learning_rate * dparam / (m + 1e-8)'),
     (('rnn3.py',), 'sampling', 'else Wxh[l].dot(h[l - 1]) + bh[l])', 'else Wxh[l].dot(h[l - 1]) + bh[0])'),
