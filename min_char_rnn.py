@@ -129,7 +129,7 @@ def sample_names(k, start, params, rng, temperature=1.0):
 # -----------------------------------------------------------------------------
 # training loop (Section V): every print_every iterations the loss and a sample, as the listing
 def train(run):
-    start_run(run)      # the run record: data, weights (new or the checkpoint's), loss log, signals
+    start_run(run)      # the run record: the data, the weights (new or the checkpoint's), signals caught
     data, params, nl = run.data, run.params, run.chars.index('\n') if per_line else None
     while run.n < max_iters and not stop:
         n, p = run.n, run.p
