@@ -189,7 +189,7 @@ RULES = {bool: ('True or False', None), str: ('text', None), float: ('positive',
          'dtype': ('float64 or float32', lambda v: v in ('float64', 'float32'))}
 MODEL = ['hidden_size', 'num_layers', 'per_line']   # fixed by a checkpoint
 ACTIONS = ['checkpoint_path', 'resume', 'generate', 'lines', 'prime', 'temperature']   # never taken from one
-STATE = ['n', 'p', 'smooth_loss', 'elapsed', 'val_loss', 'val_iter', 'chars', 'rows', 'text_sha256']  # saved
+STATE = ['n', 'p', 'smooth_loss', 'elapsed', 'val_loss', 'val_iter', 'chars', 'text_sha256']   # in the record
 stop = []                                        # signals, and an output gone, that ask a run to stop
 
 def fail(msg):
@@ -305,21 +305,23 @@ def load_checkpoint(run, path):
         with np.load(path, allow_pickle=False) as ck:
             run.arrays = {k: ck[k] for k in ck.files}
         meta = json.loads(str(run.arrays['meta']))
-        meta = dict(val_loss=None, val_iter=None, rows=None, text_sha256=None) | meta
+        meta = dict(val_loss=None, val_iter=None, text_sha256=None) | meta
         assert meta['script'] == SCRIPT, f"it was written by {meta['script']}"
         for k, ok in dict(n=whole, p=whole, smooth_loss=real, elapsed=real, config=lambda v: type(v) is dict,
                           val_loss=lambda v: v is None or real(v), val_iter=lambda v: v is None or whole(v),
-                          rows=lambda v: v is None or type(v) is list and all(type(r) is str for r in v),
                           chars=lambda v: type(v) is list and v
                           and all(type(c) is str and len(c) == 1 for c in v)).items():
             assert ok(meta[k]), f'its {k} is damaged'
         run.rng = np.random.default_rng()
         run.rng.bit_generator.state = meta['rng']
+        log = run.arrays['log'].tobytes().decode('utf-8').split('\n') if 'log' in run.arrays else None
+        assert log is None or log[0] == HEADER and log[-1] == '', 'its log is damaged'
     except FileNotFoundError:
         fail(f'no checkpoint at {path}: train first, or set --checkpoint_path')
     except Exception as e:                       # anything unreadable: truncated, corrupt, pickled or foreign
         fail(f'{path} is not a usable {SCRIPT} checkpoint ({type(e).__name__}: {e})')
-    run.__dict__.update({k: meta[k] for k in STATE}, trained_on=meta['config'].get('input_file'))
+    run.__dict__.update({k: meta[k] for k in STATE}, rows=log and log[1:-1])
+    run.trained_on = meta['config'].get('input_file')
     return dict(per_line=False) | meta['config']
 
 def restore(run):
@@ -480,17 +482,18 @@ def finish(run):
 
 def save_checkpoint(run):
     """The checkpoint (the paper's arrays by name, Adagrad's memory as 'm' + name, hprev, the run's record as
-    JSON), then the loss log (its rows are in the record): each written to a file of this process's own,
-    then renamed over the last (through a symbolic link), so that a crash or a full disk leaves it whole."""
+    JSON, the loss log's text), then the log: each written to a file of this process's own, then renamed
+    over the last (through a symbolic link), so that a crash or a full disk leaves it whole."""
     V = len(run.chars)
     meta = dict({k: getattr(run, k) for k in STATE}, script=SCRIPT, smooth_loss=float(run.smooth_loss),
                 elapsed=seconds(run), rng=run.rng.bit_generator.state,
                 config={k: globals()[k] for k in config_keys})
-    arrays = dict(zip(shapes(V), unflatten(run.theta, V)), hprev=run.hprev, meta=np.array(json.dumps(meta)))
+    log = np.frombuffer('\n'.join([HEADER, *run.rows, '']).encode('utf-8'), np.uint8)   # the .csv, in it too
+    arrays = dict(zip(shapes(V), unflatten(run.theta, V)), hprev=run.hprev, log=log,
+                  meta=np.array(json.dumps(meta)))
     arrays.update(('m' + k, m) for k, m in zip(shapes(V), unflatten(run.mem, V)))
     for path, write in [(checkpoint_path, lambda f: np.savez(f, **arrays)),
-                        (checkpoint_path[:-4] + '.csv',
-                         lambda f: f.write('\n'.join([HEADER, *run.rows, '']).encode()))]:
+                        (checkpoint_path[:-4] + '.csv', lambda f: f.write(log.tobytes()))]:
         tmp = f'{os.path.realpath(path)}.{os.getpid()}.tmp'
         try:
             with open(tmp, 'wb') as f:

@@ -285,3 +285,21 @@ def test_the_tools_answer_help_and_bad_arguments_in_one_line(tmp_path):
         r = subprocess.run([sys.executable, os.path.join(ROOT, tool), *args], capture_output=True, text=True, cwd=tmp_path)
         assert r.returncode == code and 'Traceback' not in r.stderr, (tool, args, r.stderr)
         assert code == 0 and r.stdout or r.stderr.count('\n') == 1, (tool, args, r.stderr)
+
+
+@pytest.mark.parametrize('script', SCRIPTS)
+def test_a_checkpoint_from_before_the_log_was_kept_in_it_resumes_with_the_log_beside_it(script, tmp_path):
+    """Earlier checkpoints had no 'log' array: the rows before their iteration come from the .csv."""
+    args = small_args(script, tmp_path, '--print_every=50')
+    whole = run_script(script, *small_args(script, tmp_path / 'whole', '--print_every=50'), '--max_iters=300')
+    assert run_script(script, *args, '--max_iters=150').returncode == 0
+    path, log = tmp_path / 'out' / 'ck.npz', tmp_path / 'out' / 'ck.csv'
+    with np.load(path, allow_pickle=False) as ck:
+        arrays = {k: ck[k] for k in ck.files if k != 'log'}
+    np.savez(path, **arrays)
+    with open(log, 'a') as f:
+        f.write('150,1,1,,1\n')                                   # a row the old code wrote past it
+    r = run_script(script, *args, '--max_iters=300', '--resume=True')
+    assert r.returncode == 0 and '1 rows written after its checkpoint (iteration 150) are dropped' in r.stderr
+    cut = lambda text: [row.rsplit(',', 1)[0] for row in text.splitlines()]
+    assert cut(log.read_text()) == cut((tmp_path / 'whole' / 'out' / 'ck.csv').read_text()) and whole.returncode == 0

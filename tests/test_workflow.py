@@ -39,8 +39,9 @@ def test_checkpoint_is_plain_arrays_with_everything_a_resume_needs(script, tmp_p
         names = set(ck.files)
         meta = json.loads(str(ck['meta']))
         assert ck['Whh'].dtype == np.float32 and ck['hprev'].any()
+        assert ck['log'].tobytes() == (tmp_path / 'out' / 'ck.csv').read_bytes(), 'the loss log, kept in it'
     weights = {'Wxh', 'Whh', 'Why', 'bh', 'by'} | ({'Wxh2', 'Wxh3', 'Whh2', 'Whh3', 'bh2', 'bh3'} if script == 'rnn3.py' else set())
-    assert names == weights | {'m' + k for k in weights} | {'hprev', 'meta'}
+    assert names == weights | {'m' + k for k in weights} | {'hprev', 'meta', 'log'}
     assert meta['script'] == script and meta['n'] == 30 and meta['p'] == 30 * 25
     assert meta['chars'] == sorted(set(TEXT)) and meta['config']['hidden_size'] == (12 if script == 'min_char_rnn.py' else 10)
     assert math.isfinite(meta['smooth_loss']) and meta['rng']['bit_generator'] == 'PCG64'

@@ -147,7 +147,7 @@ MUTANTS = [
     (BOTH, 'lock', "    for tmp in glob.glob(glob.escape(os.path.realpath(path)) + '.*.tmp') + glob.glob(\n            glob.escape(os.path.realpath(path[:-4] + '.csv')) + '.*.tmp'):\n        os.remove(tmp)\n", ''),
     (BOTH, 'lock', '        if os.path.exists(run.lock_path) and os.path.samestat(os.fstat(fd), os.stat(run.lock_path)):', '        if True:'),
     (BOTH, 'checkpoint', "    run.hprev, on_disk = arrays['hprev'].astype(dtype), []", '    run.hprev, on_disk = zero_state(), []'),
-    (BOTH, 'checkpoint', "    run.__dict__.update({k: meta[k] for k in STATE}, trained_on=meta['config'].get('input_file'))", "    run.__dict__.update({k: meta[k] for k in STATE if k != 'p'}, p=0, trained_on=meta['config'].get('input_file'))"),
+    (BOTH, 'checkpoint', "{k: meta[k] for k in STATE}, rows=", "{k: meta[k] for k in STATE if k != 'p'}, p=0, rows="),
     (BOTH, 'checkpoint', '            os.replace(tmp, os.path.realpath(path))', '            os.replace(tmp, path)'),
     (BOTH, 'checkpoint', "        tmp = f'{os.path.realpath(path)}.{os.getpid()}.tmp'", "        tmp = f'{os.path.realpath(path)}.tmp'"),
     (BOTH, 'checkpoint', '            with contextlib.suppress(OSError):\n                os.remove(tmp)\n            fail(', '            fail('),
@@ -160,7 +160,7 @@ MUTANTS = [
     (BOTH, 'rerun', "    tag = ('' if earlier.n is None else f'iter{earlier.n}-') + stamp", '    tag = stamp'),
     (BOTH, 'log', "    if run.rows and run.rows[-1].startswith(f'{run.n},'):", '    if False:'),
     (BOTH, 'log', 'f"{run.val_loss if run.val_iter == run.n else \'\'},{seconds(run):.1f}")', 'f"{run.val_loss},{seconds(run):.1f}")'),
-    (BOTH, 'log', "lambda f: f.write('\\n'.join([HEADER, *run.rows, '']).encode())", "lambda f: f.write('\\n'.join([HEADER, *run.rows]).encode())"),
+    (BOTH, 'log', "np.frombuffer('\\n'.join([HEADER, *run.rows, '']).encode('utf-8'), np.uint8)", "np.frombuffer('\\n'.join([HEADER, *run.rows]).encode('utf-8'), np.uint8)"),
     (BOTH, 'log', '    run.rows.append(row)\n    if sample_ix', '    if sample_ix'),
     (BOTH, 'report', '        if not stop:\n            report(run)\n', ''),
     (BOTH, 'report', '        if run.n > run.n0:\n', '        if run.n >= run.n0:\n'),
@@ -184,6 +184,9 @@ MUTANTS = [
     (BOTH, 'held-out', "        say(f'iter {run.n}, held-out loss: {val:.4f} nats/char", "        note(f'iter {run.n}, held-out loss: {val:.4f} nats/char"),
     (BOTH, 'held-out', 'or run.n % eval_every and not final:', 'or run.n % eval_every:'),
     (BOTH, 'held-out', '{val / np.log(2):.4f} bits/char', '{val / np.log(10):.4f} bits/char'),
+    (BOTH, 'checkpoint', "        assert log is None or log[0] == HEADER and log[-1] == '', 'its log is damaged'\n", ''),
+    (BOTH, 'checkpoint', '    run.__dict__.update({k: meta[k] for k in STATE}, rows=log and log[1:-1])', '    run.__dict__.update({k: meta[k] for k in STATE}, rows=log and log[1:])'),
+    (BOTH, 'checkpoint', "(checkpoint_path[:-4] + '.csv', lambda f: f.write(log.tobytes()))]:", "(checkpoint_path[:-4] + '.csv', lambda f: f.write(log.tobytes()[:-1]))]:"),
 ]
 
 # Survivors that are known and why (filled in from measured runs; see docs/testing.md).
