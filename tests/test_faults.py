@@ -3,7 +3,6 @@ sampling, a finished run, hang-up, full disk, kill -9 mid-save, edited records a
 import json
 import os
 import pty
-import re
 import shutil
 import signal
 import subprocess
@@ -14,7 +13,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from common import (ROOT, SCRIPTS, TEXT, assert_clean_error, edited_script, load_script, loss_lines, run_path,
+from common import (ROOT, SCRIPTS, TEXT, assert_clean_error, edited_script, load_script, run_path,
                     run_script, small_args, start_script, write_text)
 
 

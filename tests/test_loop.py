@@ -134,7 +134,7 @@ PARSED = [('--resume=1', 'resume', True), ('--resume=0', 'resume', False), ('--r
 
 @pytest.mark.parametrize('script', SCRIPTS)
 @pytest.mark.parametrize('arg, name, value', PARSED)
-def test_command_line_values_are_typed_by_their_default(script, arg, name, value):
+def test_command_line_values_are_typed_as_the_setting_is(script, arg, name, value):
     m = load_script(script)
     assert m.parse(arg, []) == (name, value) and type(m.parse(arg, [])[1]) is type(value)
 
