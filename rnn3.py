@@ -517,14 +517,14 @@ def generate_text(run):
         fail('--lines needs a newline in the vocabulary')
     # without a prime, from a zero state fed a newline (or, if the text has none, its first symbol)
     start = [ix_of.get('\n', 0)] * (per_line or not prime) + [ix_of[ch] for ch in prime]
-    h = forward(start[:-1], start[1:], zero_state(), params)[1][..., -1, :]
+    h0 = h = forward(start[:-1], start[1:], zero_state(), params)[1][..., -1, :]   # after the prime
     ix, rng = start[-1], np.random.default_rng(seed)
     last = '' if per_line else prime             # what was written last
     left, todo = generate or MAX_LINE * lines, lines - last.count('\n') if lines else sys.maxsize
     sys.stdout.write(last)
     while left > 0 and todo > 0:                 # in pieces: any length in little memory
         if per_line:
-            name = sample_names(1, start, params, rng, temperature)[0]
+            name = sample(h0, start[-1], sample_length, params, rng, temperature, start[0])[0]   # from h0
             piece = prime + ''.join(run.chars[i] for i in name) + '\n'
         else:
             ixes, h = sample(h, ix, min(left, 10000), params, rng, temperature)
