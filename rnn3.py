@@ -1,8 +1,6 @@
-"""
-The "more complex" 3-layer RNN, 512 units a layer, of "Language Modeling with Recurrent Neural Networks and
+"""The "more complex" 3-layer RNN, 512 units a layer, of "Language Modeling with Recurrent Neural Networks and
 Backpropagation Through Time" (K. Ma, Section V) in NumPy; equations are the paper's. Each layer is eq. (26)
-with its own Wxh, Whh, bh: layer 1 reads the one-hot x_t, layer l+1 reads h^l_t; Why, by read the top layer.
-"""
+with its own Wxh, Whh, bh: layer 1 reads the one-hot x_t, layer l+1 reads h^l_t; Why, by the top one."""
 import functools, os
 if not {'OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS'} & set(os.environ):
     os.environ.update(OPENBLAS_NUM_THREADS='1', MKL_NUM_THREADS='1')   # before NumPy loads (README, Speed)
@@ -15,6 +13,7 @@ hidden_size = 512                # size of each layer's h_t
 num_layers = 3                   # stacked tanh layers
 seq_length = 25                  # T: time steps per iteration (truncated BPTT); per_line: unused
 learning_rate = 1e-2             # eta of Adagrad, eq. (32) (the paper's appendix listing has 1e-1)
+clip = 5.0                       # gradients clipped to [-clip, clip] against exploding ones (0: off)
 max_iters = 470000               # the paper's 3-layer run is about 470k iterations
 print_every = 100                # print the loss and a sample every this many iterations
 sample_length = 200              # characters per sample; per_line: the longest sampled name
@@ -114,9 +113,10 @@ def lossFun(inputs, targets, hprev, params):
     return loss, dWxh + dWhh + dbh + [dWhy, dby], hs[:, -1]
 
 def update(theta, grads, mem):
-    """Clip to [-5, 5] (against exploding gradients), then Adagrad, eq. (32)-(33), array by array (faster)."""
+    """Clip to [-clip, clip] against exploding gradients, then Adagrad, eq. (32)-(33), array by array."""
     for param, dparam, m in zip(unflatten(theta, len(grads[-1])), grads, unflatten(mem, len(grads[-1]))):
-        np.clip(dparam, -5, 5, out=dparam)
+        if clip:
+            np.clip(dparam, -clip, clip, out=dparam)
         m += dparam * dparam                       # eq. (33): G += g^2, per component
         param -= learning_rate * dparam / np.sqrt(m + 1e-8)   # eq. (32)
 
@@ -166,7 +166,7 @@ def train(run):
             fail(f'loss became {loss} at iteration {n}; the last checkpoint is kept; lower --learning_rate?')
         run.smooth_loss = run.smooth_loss * 0.999 + float(loss) * 0.001   # float64 whatever the dtype
         if n % print_every == 0:
-            report(run, sample_ix)                 # the loss and the sample; a row of the log; progress
+            report(run, sample_ix, grads)          # the loss, a sample; a row of the log; progress
         update(run.theta, grads, run.mem)
         run.p, run.n = p + seq_length, n + 1
         if run.n % checkpoint_every == 0:
@@ -180,11 +180,12 @@ def train(run):
 import contextlib, difflib, fcntl, glob, hashlib, json, math, re, signal, sys, time
 from types import SimpleNamespace
 SCRIPT, MAX_LINE = os.path.basename(__file__), 1000
-HEADER = 'iter,smooth_loss,loss_per_char,val_loss_per_char,elapsed_s'   # the loss log's first line
+HEADER = 'iter,smooth_loss,loss_per_char,val_loss_per_char,elapsed_s,grad_norm,clipped_fraction'   # the log's
+OLD_HEADER = HEADER.split(',grad')[0]            # first line; a log's from before the gradient's columns
 COUNTS = dict(hidden_size=1, num_layers=1, seq_length=1, max_iters=1, print_every=1, sample_length=1,
               eval_every=1, checkpoint_every=1, seed=0, generate=0, lines=0)   # whole numbers, least values
 RULES = {bool: ('True or False', None), str: ('text', None), float: ('positive', lambda v: 0 < v < math.inf),
-         'val_fraction': ('in [0, 1)', lambda v: 0 <= v < 1),
+         'val_fraction': ('in [0, 1)', lambda v: 0 <= v < 1), 'clip': ('>= 0', lambda v: 0 <= v < math.inf),
          'checkpoint_path': ('a file name ending in .npz', lambda v: v.endswith('.npz')),
          'dtype': ('float64 or float32', lambda v: v in ('float64', 'float32'))}
 MODEL = ['hidden_size', 'num_layers', 'per_line']   # fixed by a checkpoint
@@ -212,7 +213,7 @@ def read_block():
     return re.findall(r'^# (.*)$|^(\w+) = .*?(?:\s# (.*))?$', block, re.M)
 config_keys = [name for _, name, _ in read_block() if name]
 KIND = {k: int if k in COUNTS else bool if k in ('per_line', 'resume') else float
-        if k in ('learning_rate', 'temperature', 'val_fraction') else str for k in config_keys}
+        if k in ('learning_rate', 'clip', 'temperature', 'val_fraction') else str for k in config_keys}
 
 def print_help():
     print(__doc__.strip())
@@ -315,7 +316,7 @@ def load_checkpoint(run, path):
         run.rng = np.random.default_rng()
         run.rng.bit_generator.state = meta['rng']
         log = run.arrays['log'].tobytes().decode('utf-8').split('\n') if 'log' in run.arrays else None
-        assert log is None or log[0] == HEADER and log[-1] == '', 'its log is damaged'
+        assert log is None or log[0] in (HEADER, OLD_HEADER) and log[-1] == '', 'its log is damaged'
     except FileNotFoundError:
         fail(f'no checkpoint at {path}: train first, or set --checkpoint_path')
     except Exception as e:                       # anything unreadable: truncated, corrupt, pickled or foreign
@@ -339,6 +340,7 @@ def restore(run):
         on_disk = open(checkpoint_path[:-4] + '.csv', encoding='utf-8').read().splitlines()[1:]
     if run.rows is None:
         run.rows = [row for row in on_disk if row.split(',')[0].isdigit() and int(row.split(',')[0]) < run.n]
+    run.rows = [row + ',' * (HEADER.count(',') - row.count(',')) for row in run.rows]   # OLD_HEADER's rows
     if len(on_disk) > len(run.rows) and resume:
         note(f'loss log {checkpoint_path[:-4]}.csv: {len(on_disk) - len(run.rows)} rows written after its '
              f'checkpoint (iteration {run.n}) are dropped')
@@ -404,7 +406,8 @@ def keep_earlier_run():
     earlier = SimpleNamespace(n=None)
     if checkpoint_path in old:
         load_checkpoint(earlier, checkpoint_path)   # and refuse a file that is not this script's checkpoint
-    if old[-1].endswith('.csv') and open(old[-1], 'rb').readline().strip() != HEADER.encode():
+    if old[-1].endswith('.csv') and open(old[-1], 'rb').readline().strip() not in (HEADER.encode(),
+                                                                                OLD_HEADER.encode()):
         fail(f'{old[-1]} is not a loss log of {SCRIPT}, which a new run would rename: give another '
              '--checkpoint_path')
     stamp = time.strftime('%Y%m%d-%H%M%S', time.localtime(os.path.getmtime(old[0])))
@@ -449,11 +452,17 @@ def held_out(run, final=False):
         run.val_loss, run.val_iter = val, run.n
         say(f'iter {run.n}, held-out loss: {val:.4f} nats/char, {val / np.log(2):.4f} bits/char')
 
-def report(run, sample_ix=None):
-    """A row of the loss log (one an iteration: the last one wins); with a sample, the paper's transcript
-    (the smoothed loss, the sample) on stdout, and speed and time left on stderr."""
+def report(run, sample_ix=None, grads=None):
+    """A row of the loss log (one an iteration: the last one wins), with the gradient's norm before clipping
+    and the fraction of its entries clipping changes; with a sample, the paper's transcript (the smoothed
+    loss, the sample) on stdout, and speed and time left on stderr."""
+    health = ','
+    if grads:                                    # printing iterations only: two passes over the gradient
+        norm = math.sqrt(sum(np.square(g, dtype=np.float64).sum() for g in grads))
+        clipped = sum(np.count_nonzero(abs(g) > clip) for g in grads) if clip else 0
+        health = f'{norm:.6g},{clipped / sum(g.size for g in grads):.6g}'
     row = (f'{run.n},{run.smooth_loss:.6f},{run.smooth_loss / run.chars_per_seq:.6f},'
-           f"{run.val_loss if run.val_iter == run.n else ''},{seconds(run):.1f}")
+           f"{run.val_loss if run.val_iter == run.n else ''},{seconds(run):.1f},{health}")
     if run.rows and run.rows[-1].startswith(f'{run.n},'):
         run.rows.pop()                           # a resumed run writes its first row anew
     run.rows.append(row)

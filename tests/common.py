@@ -105,10 +105,12 @@ def oracle_lossFun(inputs, targets, hprev, Wxh, Whh, bh, Why, by):
     return loss, dWxh, dWhh, dbh, dWhy, dby, last
 
 
-def oracle_update(params, grads, mems, learning_rate):
-    """The listing's gradient clipping and Adagrad step, eq. (32)-(33), one array at a time."""
+def oracle_update(params, grads, mems, learning_rate, clip=5):
+    """The listing's gradient clipping (to [-5, 5]; clip=0: none) and Adagrad step, eq. (32)-(33), one array
+    at a time."""
     for param, dparam, mem in zip(params, grads, mems):
-        np.clip(dparam, -5, 5, out=dparam)
+        if clip:
+            np.clip(dparam, -clip, clip, out=dparam)
         mem += dparam * dparam
         param += -learning_rate * dparam / np.sqrt(mem + 1e-8)
 
@@ -152,6 +154,11 @@ def loss_lines(stdout):
     """(iteration, printed loss) for every line in the paper's format."""
     return [(int(m.group(1)), float(m.group(2)))
             for m in re.finditer(r'^iter (\d+), loss: (\d+\.\d{6})\b', stdout, re.M)]
+
+
+def without_elapsed(text):
+    """The lines of a loss log without its elapsed_s column (the fifth), which differs between runs."""
+    return [','.join(row.split(',')[:4] + row.split(',')[5:]) for row in text.splitlines()]
 
 
 def edited_script(tmp_path, script, **top):

@@ -21,6 +21,8 @@ BAD_ARGUMENTS = [
     (['--hidden_size=0'], '--hidden_size must be a whole number >= 1, got 0'),
     (['--seq_length=-3'], '--seq_length must be a whole number >= 1, got -3'),
     (['--learning_rate=0'], '--learning_rate must be positive'),
+    (['--clip=-1'], '--clip must be >= 0, got -1.0'),
+    (['--clip=inf'], '--clip must be >= 0, got inf'),
     (['--learning_rate=nan'], '--learning_rate must be positive'),
     (['--max_iters=0'], '--max_iters must be a whole number >= 1, got 0'),
     (['--temperature=-1'], '--temperature must be positive'),

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from common import (ROOT, SCRIPTS, TEXT, assert_clean_error, edited_script, load_script, run_path,
-                    run_script, small_args, start_script, write_text)
+                    run_script, small_args, start_script, without_elapsed, write_text)
 
 
 def ck_meta(path):
@@ -300,5 +300,31 @@ def test_a_checkpoint_from_before_the_log_was_kept_in_it_resumes_with_the_log_be
         f.write('150,1,1,,1\n')                                   # a row the old code wrote past it
     r = run_script(script, *args, '--max_iters=300', '--resume=True')
     assert r.returncode == 0 and '1 rows written after its checkpoint (iteration 150) are dropped' in r.stderr
-    cut = lambda text: [row.rsplit(',', 1)[0] for row in text.splitlines()]
-    assert cut(log.read_text()) == cut((tmp_path / 'whole' / 'out' / 'ck.csv').read_text()) and whole.returncode == 0
+    assert without_elapsed(log.read_text()) == without_elapsed((tmp_path / 'whole' / 'out' / 'ck.csv').read_text())
+    assert whole.returncode == 0
+
+
+@pytest.mark.parametrize('script', SCRIPTS)
+def test_a_checkpoint_whose_log_has_no_gradient_columns_resumes_and_keeps_its_rows(script, tmp_path):
+    """A log written before grad_norm and clipped_fraction: its rows get empty ones, the new rows full ones;
+    and a new run renames such a log as its own."""
+    args = small_args(script, tmp_path, '--print_every=50')
+    assert run_script(script, *args, '--max_iters=150').returncode == 0
+    path, log = tmp_path / 'out' / 'ck.npz', tmp_path / 'out' / 'ck.csv'
+    with np.load(path, allow_pickle=False) as ck:
+        arrays = {k: ck[k] for k in ck.files}
+    old = [','.join(row.split(',')[:5]) for row in arrays['log'].tobytes().decode().splitlines()]
+    assert old[0] == 'iter,smooth_loss,loss_per_char,val_loss_per_char,elapsed_s' and len(old) == 4
+    arrays['log'] = np.frombuffer('\n'.join(old + ['']).encode(), np.uint8)
+    np.savez(path, **arrays)
+    log.write_text('\n'.join(old + ['']))
+    r = run_script(script, *args, '--max_iters=300', '--resume=True')
+    rows = [row.split(',') for row in log.read_text().splitlines()]
+    assert r.returncode == 0 and rows[0][5:] == ['grad_norm', 'clipped_fraction'], r.stderr
+    assert [row[0] for row in rows[1:]] == ['0', '50', '100', '150', '200', '250'] and all(len(row) == 7 for row in rows)
+    assert all(row[5:] == ['', ''] for row in rows[1:4]) and all(float(row[5]) > 0 for row in rows[4:])
+    log.write_text('\n'.join(old + ['']))
+    path.unlink()
+    r = run_script(script, *args, '--max_iters=50')
+    kept = [f for f in (tmp_path / 'out').glob('ck.*.csv') if f.read_text() == '\n'.join(old + [''])]
+    assert r.returncode == 0 and 'earlier run kept as' in r.stderr and len(kept) == 1, r.stderr

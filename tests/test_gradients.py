@@ -53,17 +53,20 @@ def test_lossFun_equals_the_per_time_step_oracle(script, T, scale):
 
 
 @pytest.mark.parametrize('script', SCRIPTS)
-def test_update_clips_to_5_and_applies_adagrad_as_the_listing(script):
+@pytest.mark.parametrize('clip', [None, 2.5, 0])
+def test_update_clips_to_clip_then_applies_adagrad_as_the_listing_and_clip_0_does_not_clip(script, clip):
+    """None: the script's default, the paper's 5."""
     rng = np.random.default_rng(1)
     m = load_script(script)
     m.hidden_size, m.dtype, m.learning_rate = 6, 'float64', 0.1
+    m.clip = m.clip if clip is None else clip
     theta = m.init_params(9, rng)
     params = m.unflatten(theta, 9)
     grads = [rng.standard_normal(p.shape) * 8 for p in params]      # many entries beyond +-5
     mems = [rng.uniform(0, 2, p.shape) for p in params]
     assert sum((np.abs(g) > 5).sum() for g in grads) > 10
     want_params, want_mems = [p.copy() for p in params], [x.copy() for x in mems]
-    oracle_update(want_params, [g.copy() for g in grads], want_mems, 0.1)
+    oracle_update(want_params, [g.copy() for g in grads], want_mems, 0.1, 5 if clip is None else clip)
     mem = np.concatenate([x.ravel() for x in mems])
     m.update(theta, grads, mem)
     mems = m.unflatten(mem, 9)

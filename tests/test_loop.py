@@ -163,3 +163,29 @@ def test_a_loss_that_is_not_finite_stops_the_run_before_the_update(script, bad, 
         m.main(small_args(script, tmp_path, '--max_iters=10'))
     assert f'loss became {bad} at iteration 3; the last checkpoint is kept' in str(e.value)
     assert not (tmp_path / 'out' / 'ck.npz').exists()
+
+
+@pytest.mark.parametrize('script', SCRIPTS)
+@pytest.mark.parametrize('clip', [0.05, 0])
+def test_the_log_records_the_gradients_norm_and_the_fraction_clipping_changes_on_printing_iterations(script, clip,
+                                                                                                     tmp_path, capsys):
+    """grad_norm is the 2-norm of the whole gradient before clipping; clipped_fraction the share of its entries
+    beyond [-clip, clip] (0 with clip = 0); both only on the rows of printing iterations."""
+    m = load_script(script)
+    grads, lossFun = [], m.lossFun
+
+    def recording(*args):
+        loss, g, h = lossFun(*args)
+        grads.append(np.concatenate([x.ravel() for x in g]).astype(np.float64))   # before update clips it
+        return loss, g, h
+    m.lossFun = recording
+    m.main(small_args(script, tmp_path, '--max_iters=7', '--print_every=3', f'--clip={clip}', '--dtype=float64',
+                      '--val_fraction=0.2'))
+    rows = [row.split(',') for row in (tmp_path / 'out' / 'ck.csv').read_text().splitlines()]
+    assert rows[0][5:] == ['grad_norm', 'clipped_fraction'] and [row[0] for row in rows[1:]] == ['0', '3', '6', '7']
+    for row, n in zip(rows[1:], [0, 3, 6]):
+        g = grads[n]
+        want = np.mean(np.abs(g) > clip) if clip else 0
+        assert float(row[5]) == pytest.approx(np.sqrt(g @ g), rel=1e-5) and float(row[6]) == pytest.approx(want, rel=1e-5)
+        assert clip == 0 or 0 < want < 1
+    assert rows[-1][5:] == ['', ''], 'the closing held-out row has no gradient'

@@ -10,15 +10,14 @@ import sys
 import numpy as np
 import pytest
 
-from common import ROOT, SCRIPTS, TEXT, load_script, loss_lines, run_script, saved_params, small_args
+from common import ROOT, SCRIPTS, TEXT, load_script, loss_lines, run_script, saved_params, small_args, without_elapsed
 
 EXTRA = ['--print_every=50', '--sample_length=40', '--val_fraction=0.1', '--eval_every=100']
 
 
 def csv_rows(tmp_path):
     """The loss log without its elapsed-seconds column, which differs between runs."""
-    lines = (tmp_path / 'out' / 'ck.csv').read_text().splitlines()
-    return [line.rsplit(',', 1)[0] for line in lines]
+    return without_elapsed((tmp_path / 'out' / 'ck.csv').read_text())
 
 
 @pytest.mark.parametrize('script', SCRIPTS)
@@ -119,7 +118,7 @@ def test_held_out_loss_is_printed_in_nats_and_bits_and_logged(script, tmp_path):
     assert [int(n) for n, _, _ in held] == [0, 100, 200, 201]          # and at the end
     assert all(abs(float(bits) - float(nats) / math.log(2)) < 1e-3 for _, nats, bits in held)
     rows = [line.split(',') for line in csv_rows(tmp_path)]
-    assert rows[0] == ['iter', 'smooth_loss', 'loss_per_char', 'val_loss_per_char']
+    assert rows[0] == ['iter', 'smooth_loss', 'loss_per_char', 'val_loss_per_char', 'grad_norm', 'clipped_fraction']
     assert [int(row[0]) for row in rows[1:]] == [0, 50, 100, 150, 200, 201]
     assert [row[3] != '' for row in rows[1:]] == [True, False, True, False, True, True]   # and the last
     for (n, loss), row in zip(loss_lines(r.stdout), rows[1:]):

@@ -3,6 +3,7 @@ import csv
 import sys
 
 COLUMNS = ['iter', 'smooth_loss', 'loss_per_char', 'val_loss_per_char', 'elapsed_s']
+GRADIENT = ['grad_norm', 'clipped_fraction']   # since the gradient's columns; empty on rows without a sample
 
 
 def read_log(path, tool):
@@ -11,7 +12,7 @@ def read_log(path, tool):
     try:
         with open(path, encoding='utf-8') as f:
             rows = list(csv.DictReader(f))
-            if not rows or rows[0].keys() != set(COLUMNS) or not all(r['iter'].isdigit() for r in rows):
+            if not rows or not set(COLUMNS) <= rows[0].keys() <= set(COLUMNS + GRADIENT) or not all(r['iter'].isdigit() for r in rows):
                 raise ValueError
             return rows
     except OSError as e:
