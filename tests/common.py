@@ -24,6 +24,13 @@ def load_script(name, folder=ROOT):
     return module
 
 
+def load_tool(name):
+    """A fresh copy of a tool in tools/ as a module (they import their shared helpers from tools/)."""
+    if os.path.join(ROOT, 'tools') not in sys.path:
+        sys.path.insert(0, os.path.join(ROOT, 'tools'))
+    return load_script(name, os.path.join(ROOT, 'tools'))
+
+
 def run_script(name, *args, cwd=None, timeout=60):
     """Run a script as a user would; returns the CompletedProcess (text stdout and stderr)."""
     return run_path(os.path.join(ROOT, name), *args, cwd=cwd, timeout=timeout)

@@ -1,6 +1,5 @@
 """tools/inspect_text.py: its numbers against the oracle, the page, bad input, and a real browser (if any)."""
 import base64
-import importlib.util
 import os
 import re
 import shutil
@@ -10,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from common import ROOT, SCRIPTS, TEXT, oracle_lossFun, run_script, small_args, split_layers
+from common import ROOT, SCRIPTS, TEXT, load_tool, oracle_lossFun, run_script, small_args, split_layers
 
 TOOL = os.path.join(ROOT, 'tools', 'inspect_text.py')
 SIZES = {'min_char_rnn.py': ['--hidden_size=6'], 'rnn3.py': ['--hidden_size=5', '--num_layers=2']}
@@ -18,10 +17,7 @@ SPEECH = 'First Citizen:\nbefore we proceed\nany further.\n\nAll:\nspeak, speak.
 
 
 def tool():
-    spec = importlib.util.spec_from_file_location('inspect_text', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('inspect_text.py')
 
 
 @pytest.fixture(scope='module')

@@ -13,53 +13,14 @@ text by it. The page needs no network and no other file.
 """
 import base64
 import html
-import importlib.util
 import json
-import os
 import sys
 
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from saved_model import fail, load_model, read_text
+
 MAX_CHARS = 20000
-
-
-def fail(msg):
-    sys.exit(f'inspect_text.py: error: {msg}')
-
-
-def load_model(path):
-    """The training script's module, set up as the checkpoint records, and the checkpoint's record."""
-    try:
-        with np.load(path, allow_pickle=False) as ck:
-            meta = json.loads(str(ck['meta']))
-        script = meta['script']
-        assert script in ('min_char_rnn.py', 'rnn3.py'), f'written by {script}'
-    except FileNotFoundError:
-        fail(f'no checkpoint at {path}')
-    except Exception as e:                      # anything unreadable: not a checkpoint of the scripts
-        fail(f'{path} is not a checkpoint of min_char_rnn.py or rnn3.py ({type(e).__name__}: {e})')
-    spec = importlib.util.spec_from_file_location(script[:-3], os.path.join(ROOT, script))
-    m = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(m)
-    run = m.SimpleNamespace(lock=None, handlers={})
-    m.settings([f'--checkpoint_path={path}', '--generate=1', '--dtype=float64'], run)   # checks it, as sampling
-    return m, m.unflatten(run.theta, len(run.chars)), run.chars, meta
-
-
-def read_text(m, meta, text_file, n):
-    """The first n characters of the text to show (see the docstring for which text)."""
-    path = text_file or meta['config']['input_file']
-    try:
-        with open(path, encoding='utf-8-sig') as f:
-            text = f.read()
-    except (OSError, UnicodeDecodeError) as e:
-        fail(f'cannot read {path} as UTF-8 text ({getattr(e, "strerror", None) or e})')
-    if not text_file and meta['config'].get('val_fraction'):
-        text = text[len(text) - int(len(text) * meta['config']['val_fraction']):]
-    if n and n > len(text):
-        fail(f'--chars={n}, but {path} has {len(text)} characters here')
-    return text[:n or 1000]
 
 
 def inspect(m, params, chars, text):
@@ -182,7 +143,7 @@ def main(argv):
     except (ValueError, AssertionError):
         fail(f"--chars must be a whole number from 2 to {MAX_CHARS}, got {opts['chars']!r}")
     m, params, chars, meta = load_model(files[0])
-    text = read_text(m, meta, files[1] if len(files) > 1 else None, n)
+    text = read_text(meta, files[1] if len(files) > 1 else None, n)
     probs, top, acts = inspect(m, params, chars, text)
     best = best_units(acts, properties(text))
     out = opts.get('out', 'page.html')

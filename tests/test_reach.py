@@ -1,0 +1,119 @@
+"""tools/gradient_reach.py: dJ_t/dh_{t-k} against finite differences on tiny models, and its command line."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from common import ROOT, SCRIPTS, TEXT, load_tool, random_model, run_script, small_args, split_layers
+
+TOOL = os.path.join(ROOT, 'tools', 'gradient_reach.py')
+LAYERS = {'min_char_rnn.py': 1, 'rnn3.py': 3}
+
+
+def loss_at_t(script, params, codes, t, s=None, l=None, delta=None):
+    """J_t = -log p_t(codes[t+1]), run step by step from a zero state; delta is added to h^l_s as soon as it is
+    computed (so the layers above at step s read the changed state)."""
+    Wxh, Whh, bh, Why, by = split_layers(script, params)
+    h = [np.zeros(len(b)) for b in bh]
+    for step in range(t + 1):
+        below = np.eye(len(by))[codes[step]]
+        for layer in range(len(Whh)):
+            h[layer] = np.tanh(Wxh[layer].dot(below) + Whh[layer].dot(h[layer]) + bh[layer])
+            if step == s and layer == l:
+                h[layer] = h[layer] + delta
+            below = h[layer]
+    y = Why.dot(h[-1]) + by
+    return -(y[codes[t + 1]] - np.log(np.exp(y).sum()))
+
+
+@pytest.mark.parametrize('script', SCRIPTS)
+def test_gradient_k_steps_back_equals_finite_differences_for_every_layer(script):
+    rng = np.random.default_rng(3)
+    m, params, _ = random_model(script, LAYERS[script], 4, 5, rng, scale=0.8)
+    codes, ts, K, eps = rng.integers(0, 5, 40), np.array([12, 25, 38]), 9, 1e-6
+    t_tool = load_tool('gradient_reach.py')
+    got = list(t_tool.backward(m, params, codes, ts, K))
+    assert len(got) == K + 1 and all(len(g) == LAYERS[script] for g in got)
+    checked = 0
+    for k in range(K + 1):
+        for layer in range(LAYERS[script]):
+            for i, t in enumerate(ts):
+                want = [(loss_at_t(script, params, codes, t, t - k, layer, eps * e)
+                         - loss_at_t(script, params, codes, t, t - k, layer, -eps * e)) / (2 * eps)
+                        for e in np.eye(4)]
+                np.testing.assert_allclose(got[k][layer][i], want, rtol=1e-5, atol=1e-9)
+                checked += np.abs(want).max() > 1e-4
+    assert checked > 0.8 * (K + 1) * LAYERS[script] * len(ts), 'most gradients are not negligible'
+    r = t_tool.reach(m, params, codes, ts, K)
+    assert r.shape == (K + 1, LAYERS[script])
+    assert np.allclose(r, [[np.linalg.norm(g[layer], axis=1).mean() for layer in range(LAYERS[script])] for g in got])
+
+
+def test_positions_are_spread_over_the_text_after_a_warm_up_and_before_the_last_target():
+    t_tool = load_tool('gradient_reach.py')
+    ts = t_tool.positions(1000, 50, 300)
+    assert len(ts) == 300 and ts[0] == 50 + t_tool.WARM_UP and ts[-1] == 998 and np.all(np.diff(ts) > 0)
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory):
+    out = {}
+    for script in SCRIPTS:
+        tmp = tmp_path_factory.mktemp(script[:-3])
+        args = small_args(script, tmp, '--max_iters=30', '--hidden_size=5', *(['--num_layers=2'] * (script == 'rnn3.py')))
+        assert run_script(script, *args).returncode == 0
+        out[script] = tmp / 'out' / 'ck.npz'
+    return out
+
+
+def run_tool(*args, cwd=None):
+    return subprocess.run([sys.executable, TOOL, *args], capture_output=True, text=True, cwd=cwd, timeout=60)
+
+
+@pytest.mark.parametrize('script', SCRIPTS)
+def test_the_table_has_a_row_per_k_and_a_norm_and_ratio_per_layer(script, trained):
+    r = run_tool(str(trained[script]), '--k=30', '--positions=100', '--chars=1000', cwd=trained[script].parent.parent)
+    assert r.returncode == 0, r.stderr
+    rows = [line.split() for line in r.stdout.splitlines()[2:]]
+    layers = 2 if script == 'rnn3.py' else 1
+    assert [int(row[0]) for row in rows] == list(range(31)) and all(len(row) == 1 + 2 * layers for row in rows)
+    assert all(float(row[2]) == 1 for row in rows[:1])
+    for row in rows:
+        for layer in range(layers):
+            assert float(row[2 + 2 * layer]) == pytest.approx(float(row[1 + 2 * layer]) / float(rows[0][1 + 2 * layer]),
+                                                              rel=5e-3, abs=1e-6)
+
+
+@pytest.mark.parametrize('args, message', [
+    (['missing.npz'], 'no checkpoint at missing.npz'),
+    ([], 'give one or more CHECKPOINT'),
+    (['CK', '--k=-1'], '--k must be a whole number from 0 to 1000'),
+    (['CK', '--positions=x'], '--positions must be a whole number'),
+    (['CK', '--chars=200'], 'need at least'),
+    (['CK', '--out=reach.txt'], '--out is the figure to write'),
+    (['CK', '--bogus=1'], "unknown option '--bogus=1'"),
+    (['README.md'], 'is not a checkpoint'),
+])
+def test_bad_input_is_one_line_error(args, message, trained):
+    ck = trained['min_char_rnn.py']
+    r = run_tool(*[str(ck) if a == 'CK' else os.path.join(ROOT, a) if a == 'README.md' else a for a in args],
+                 cwd=ck.parent.parent)
+    assert r.returncode == 1 and 'Traceback' not in r.stderr and message in r.stderr.strip().splitlines()[-1], r.stderr
+    assert r.stderr.strip().splitlines()[-1].startswith('gradient_reach.py: error: ')
+
+
+def test_a_per_line_model_is_refused(tmp_path):
+    names = 'hydrogen\nhelium\nlithium\n' * 20
+    args = small_args('min_char_rnn.py', tmp_path, '--max_iters=5', '--per_line=True', text=names)
+    assert run_script('min_char_rnn.py', *args).returncode == 0
+    r = run_tool(str(tmp_path / 'out' / 'ck.npz'), cwd=tmp_path)
+    assert r.returncode == 1 and 'is a per_line model' in r.stderr and 'Traceback' not in r.stderr
+
+
+def test_the_figure_is_written_when_matplotlib_is_installed(trained, tmp_path):
+    pytest.importorskip('matplotlib')
+    ck = trained['rnn3.py']
+    r = run_tool(str(ck), '--k=30', '--positions=50', '--chars=1000', f'--out={tmp_path / "reach.png"}', cwd=ck.parent.parent)
+    assert r.returncode == 0 and (tmp_path / 'reach.png').read_bytes()[:4] == b'\x89PNG', r.stderr

@@ -1,0 +1,143 @@
+"""How far back in time a trained model's gradient reaches: for k = 0..K, the mean norm of dJ_t/dh_{t-k},
+the gradient of the loss at one step t (eq. (29)) with respect to the hidden state k steps earlier (per
+layer for rnn3.py), over a few hundred positions t of the model's text. Truncated BPTT (seq_length = 25)
+never carries a gradient further back than 24 steps; K past it shows what the truncation cuts off.
+
+usage: python tools/gradient_reach.py CHECKPOINT [CHECKPOINT ...] [--k=50] [--positions=300]
+                                      [--chars=5000] [--out=reach.png]
+
+Each CHECKPOINT is one of min_char_rnn.py's or rnn3.py's (not a per_line model: those start every line
+from a zero state). The text is the checkpoint's input file: its held-out tail if the run held one out,
+or its beginning; the script's own forward pass (eq. (26)-(28)) reads its first --chars characters from a
+zero state, and t takes --positions values evenly spread over those at least K + 50 steps in. The table
+gives, per layer, the mean norm and its ratio to the mean norm at k = 0. --out also draws the ratios
+(needs matplotlib: python -m pip install matplotlib).
+"""
+import sys
+
+import numpy as np
+
+from saved_model import fail, load_model, read_text
+
+WARM_UP = 50                                     # steps from the zero state before the earliest h_{t-k}
+
+
+def backward(m, params, codes, ts, K):
+    """For k = 0..K, yield the list over layers (bottom first) of dJ_t/dh^l_{t-k}, one row per t in ts: the
+    total derivative, through layer l at t-k+1 and the layers above at t-k."""
+    Wxh, Whh, Why = split(m, params)
+    loss, hs, ps = m.forward(codes[:-1], codes[1:], m.zero_state(), params)
+    hs = hs.reshape(len(Whh), len(codes), -1)    # hs[l, s + 1] = h^l_s, whatever the script
+    dy = ps[ts]
+    dy[np.arange(len(ts)), codes[ts + 1]] -= 1   # dJ_t/dy_t = p_t - one_hot(target_t)
+    g = [np.zeros((len(ts), hs.shape[2])) for _ in Whh]
+    g[-1] = dy.dot(Why)                          # dJ_t/dh^L_t = Why^T dy_t
+    for k in range(K + 1):
+        dhraw = [None] * len(Whh)
+        for l in reversed(range(len(Whh))):      # g[l] is whole for step t-k: from t-k+1 and from above
+            dhraw[l] = g[l] * (1 - hs[l, ts - k + 1] ** 2)   # through the tanh of eq. (26)
+            if l:
+                g[l - 1] += dhraw[l].dot(Wxh[l])  # into the layer below, same step
+        yield [x.copy() for x in g]
+        g = [d.dot(W) for d, W in zip(dhraw, Whh)]   # to step t-k-1
+
+
+def split(m, params):
+    """Wxh, Whh as per-layer lists (Wxh[0] unused here) and Why, from either script's parameters."""
+    names = list(m.shapes(len(params[-1])))
+    by_name = dict(zip(names, params))
+    layers = [''] + [str(l + 1) for l in range(1, getattr(m, 'num_layers', 1))]
+    return [by_name['Wxh' + s] for s in layers], [by_name['Whh' + s] for s in layers], by_name['Why']
+
+
+def reach(m, params, codes, ts, K):
+    """Mean norm of dJ_t/dh^l_{t-k} over ts, as an array [k, layer]."""
+    return np.array([[np.linalg.norm(x, axis=1).mean() for x in g] for g in backward(m, params, codes, ts, K)])
+
+
+def positions(n, K, count):
+    """count steps t spread evenly over those with K + WARM_UP steps before them and a target after."""
+    if n - 1 - (K + WARM_UP) < count:
+        fail(f'--k={K} and --positions={count} need at least {K + WARM_UP + count + 1} characters; give '
+             'more --chars or fewer --positions')
+    return np.unique(np.linspace(K + WARM_UP, n - 2, count).round().astype(int))
+
+
+def option(opts, name, default, least, most):
+    try:
+        value = int(opts.pop(name, default))
+        assert least <= value <= most
+        return value
+    except (ValueError, AssertionError):
+        fail(f'--{name} must be a whole number from {least} to {most}')
+
+
+def main(argv):
+    if {'-h', '--help'} & set(argv):
+        print(__doc__.strip())
+        return
+    opts, files = {}, [a for a in argv if not a.startswith('--')]
+    for arg in argv:
+        name, eq, value = arg[2:].partition('=')
+        if arg.startswith('--') and (not eq or name not in ('k', 'positions', 'chars', 'out')):
+            fail(f"unknown option '{arg}' (see --help)")
+        if arg.startswith('--'):
+            opts[name] = value
+    if not files:
+        fail('give one or more CHECKPOINT (see --help)')
+    K, count = option(opts, 'k', 50, 0, 1000), option(opts, 'positions', 300, 1, 10000)
+    chars, out = option(opts, 'chars', 5000, 2, 1000000), opts.pop('out', None)
+    if out is not None and not out.lower().endswith(('.png', '.svg', '.pdf')):
+        fail(f'--out is the figure to write (a .png, .svg or .pdf), got {out!r}')
+    curves = []
+    for path in files:
+        m, params, vocab, meta = load_model(path)
+        if m.per_line:
+            fail(f'{path} is a per_line model: each line starts from a zero state, so there is no reach to '
+                 'measure across a text')
+        text = read_text(meta, None, None, default=chars)
+        ix = {ch: i for i, ch in enumerate(vocab)}
+        if any(ch not in ix for ch in text):
+            fail(f"{meta['config']['input_file']} has symbols outside {path}'s vocabulary")
+        codes = np.array([ix[ch] for ch in text])
+        ts = positions(len(codes), K, count)
+        r = reach(m, params, codes, ts, K)
+        L = r.shape[1]
+        label = f"{meta['script']} ({L} x {m.hidden_size}), iteration {meta['n']:,}"
+        print(f'{path}: {label}; {len(ts)} positions in the first {len(codes):,} characters of '
+              f"{meta['config']['input_file']}" + (' (held-out tail)' if meta['config'].get('val_fraction') else ''))
+        print('   k' + ''.join(f'   layer {l + 1}: norm     ratio' for l in range(L)))
+        for k in range(K + 1):
+            print(f'{k:4d}' + ''.join(f'{r[k, l]:20.4g}{r[k, l] / r[0, l]:10.3g}' for l in range(L)))
+        curves += [(f'{label}, layer {l + 1}' if L > 1 else label, r[:, l] / r[0, l]) for l in range(L)]
+    if out:
+        draw(out, curves, m.seq_length)
+
+
+def draw(out, curves, seq_length):
+    try:
+        import matplotlib
+    except ImportError:
+        fail('--out needs matplotlib: python -m pip install matplotlib')
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
+    for label, ratio in curves:
+        ax.semilogy(range(len(ratio)), ratio, lw=1.5, label=label)
+    ax.axvline(seq_length - 1, color='grey', ls='--', lw=1)
+    ax.text(seq_length - 0.5, ax.get_ylim()[1], f' truncated BPTT (seq_length {seq_length}) stops here',
+            va='top', fontsize=8, color='grey')
+    ax.set_xlabel('k (steps back in time)')
+    ax.set_ylabel('mean |dJ_t / dh_(t-k)|, relative to k = 0')
+    ax.grid(alpha=0.3, which='both')
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    try:
+        fig.savefig(out)
+    except OSError as e:
+        fail(f'cannot write {out}: {e.strerror}')
+    print(f'wrote {out}', file=sys.stderr)
+
+
+if __name__ == '__main__':
+    main(sys.argv[1:])
