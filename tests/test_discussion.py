@@ -1,5 +1,7 @@
-"""tools/gradient_reach.py: dJ_t/dh_{t-k} against finite differences on tiny models, and its command line."""
+"""The tools of docs/discussion.md: gradient_reach.py (dJ_t/dh_{t-k} against finite differences on tiny models)
+and loss_vs_size.py (parameters counted by hand, held-out loss as the run printed it), and their command lines."""
 import os
+import re
 import subprocess
 import sys
 
@@ -117,3 +119,53 @@ def test_the_figure_is_written_when_matplotlib_is_installed(trained, tmp_path):
     ck = trained['rnn3.py']
     r = run_tool(str(ck), '--k=30', '--positions=50', '--chars=1000', f'--out={tmp_path / "reach.png"}', cwd=ck.parent.parent)
     assert r.returncode == 0 and (tmp_path / 'reach.png').read_bytes()[:4] == b'\x89PNG', r.stderr
+
+
+@pytest.fixture(scope='module')
+def sizes(tmp_path_factory):
+    """Two small models with a held-out tail: (checkpoint, the held-out loss the run printed last)."""
+    out = {}
+    for script, hidden in (('min_char_rnn.py', 7), ('rnn3.py', 4)):
+        tmp = tmp_path_factory.mktemp(script[:-3])
+        r = run_script(script, *small_args(script, tmp, '--max_iters=40', f'--hidden_size={hidden}', '--val_fraction=0.1',
+                                           '--eval_every=20', *(['--num_layers=2'] * (script == 'rnn3.py'))))
+        assert r.returncode == 0, r.stderr
+        out[script] = tmp / 'out' / 'ck.npz', float(re.findall(r'held-out loss: ([\d.]+)', r.stdout)[-1])
+    return out
+
+
+def test_loss_vs_size_counts_the_weights_and_gives_the_last_held_out_loss(sizes, tmp_path):
+    V = len(set(TEXT))
+    r = subprocess.run([sys.executable, os.path.join(ROOT, 'tools', 'loss_vs_size.py'), *(str(c) for c, _ in sizes.values())],
+                       capture_output=True, text=True, timeout=60)
+    rows = [line.split('|')[1:-1] for line in r.stdout.splitlines()[2:]]
+    assert r.returncode == 0 and len(rows) == 2, r.stderr
+    want = {'min_char_rnn.py': 7 * V + 7 * 7 + V * 7 + 7 + V,
+            'rnn3.py': 4 * V + 4 * 4 + 2 * 4 * 4 + 2 * 4 + V * 4 + V}       # Wxh, Wxh2, Whh, Whh2, bh, bh2, Why, by
+    for row in rows:
+        script = row[0].strip()
+        assert int(row[2].replace(',', '')) == want[script] and int(row[3].replace(',', '')) == 40
+        assert float(row[4]) == pytest.approx(sizes[script][1], abs=1e-4)
+    assert [int(row[2].replace(',', '')) for row in rows] == sorted(want.values()), 'rows by size'
+
+
+@pytest.mark.parametrize('args, message', [
+    (['missing.npz'], 'no checkpoint at missing.npz'),
+    ([], 'give one or more CHECKPOINT'),
+    (['NOVAL'], 'has no held-out loss'),
+    (['CK', '--out=x.txt'], '--out is the figure to write'),
+    (['CK', '--k=3'], "unknown option '--k=3'"),
+])
+def test_loss_vs_size_bad_input_is_one_line_error(args, message, sizes, trained):
+    ck = {'CK': str(sizes['min_char_rnn.py'][0]), 'NOVAL': str(trained['min_char_rnn.py'])}
+    r = subprocess.run([sys.executable, os.path.join(ROOT, 'tools', 'loss_vs_size.py'), *(ck.get(a, a) for a in args)],
+                       capture_output=True, text=True, timeout=60)
+    last = r.stderr.strip().splitlines()[-1]
+    assert r.returncode == 1 and 'Traceback' not in r.stderr and message in last and last.startswith('loss_vs_size.py: error:')
+
+
+def test_loss_vs_size_draws_the_figure_when_matplotlib_is_installed(sizes, tmp_path):
+    pytest.importorskip('matplotlib')
+    r = subprocess.run([sys.executable, os.path.join(ROOT, 'tools', 'loss_vs_size.py'), *(str(c) for c, _ in sizes.values()),
+                        f'--out={tmp_path / "size.png"}'], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and (tmp_path / 'size.png').read_bytes()[:4] == b'\x89PNG', r.stderr

@@ -1,0 +1,94 @@
+"""Held-out loss against model size: one row per checkpoint (trained with --val_fraction > 0), a Markdown
+table on stdout and, with --out, a figure of the held-out loss per character against the parameter count.
+
+usage: python tools/loss_vs_size.py CHECKPOINT [CHECKPOINT ...] [--out=loss_vs_size.png]
+
+Reads each checkpoint's record only (no training script is run): its settings, its iteration, its last
+held-out loss and smoothed training loss, and the sizes of its weight arrays. --out needs matplotlib
+(python -m pip install matplotlib).
+"""
+import json
+import sys
+
+import numpy as np
+
+NOT_WEIGHTS = ('hprev', 'log', 'meta')          # and Adagrad's memory, 'm' + a weight's name
+
+
+def fail(msg):
+    sys.exit(f'loss_vs_size.py: error: {msg}')
+
+
+def row(path):
+    """What the table says of one checkpoint."""
+    try:
+        with np.load(path, allow_pickle=False) as ck:
+            meta = json.loads(str(ck['meta']))
+            size = sum(ck[k].size for k in ck.files if k not in NOT_WEIGHTS and 'm' + k in ck.files)
+        config, chars_per_seq = meta['config'], meta['config']['seq_length']
+        assert meta['script'] in ('min_char_rnn.py', 'rnn3.py') and size > 0
+    except FileNotFoundError:
+        fail(f'no checkpoint at {path}')
+    except Exception as e:                      # anything unreadable: not a checkpoint of the scripts
+        fail(f'{path} is not a checkpoint of min_char_rnn.py or rnn3.py ({type(e).__name__}: {e})')
+    if meta.get('val_loss') is None:
+        fail(f'{path} has no held-out loss: train with --val_fraction > 0')
+    if config.get('per_line'):
+        fail(f'{path} is a per_line model: its loss per sequence is not per seq_length characters')
+    return dict(path=path, script=meta['script'], layers=config.get('num_layers', 1), hidden=config['hidden_size'],
+                size=int(size), n=meta['n'], val_iter=meta['val_iter'], val=meta['val_loss'],
+                train=meta['smooth_loss'] / chars_per_seq)
+
+
+def main(argv):
+    if {'-h', '--help'} & set(argv):
+        print(__doc__.strip())
+        return
+    out = [a.partition('=')[2] for a in argv if a.startswith('--out=')]
+    bad = [a for a in argv if a.startswith('-') and not a.startswith('--out=')]
+    if bad or not [a for a in argv if not a.startswith('-')]:
+        fail(f"unknown option '{bad[0]}' (see --help)" if bad else 'give one or more CHECKPOINT (see --help)')
+    if out and not out[-1].lower().endswith(('.png', '.svg', '.pdf')):
+        fail(f'--out is the figure to write (a .png, .svg or .pdf), got {out[-1]!r}')
+    rows = sorted((row(p) for p in argv if not p.startswith('-')), key=lambda r: r['size'])
+    print('| script | layers x hidden | parameters | iterations | held-out (nats/char) | training, smoothed '
+          '(nats/char) | checkpoint |')
+    print('|---|---|---:|---:|---:|---:|---|')
+    for r in rows:
+        print(f"| {r['script']} | {r['layers']} x {r['hidden']} | {r['size']:,} | {r['val_iter']:,} | "
+              f"{r['val']:.4f} | {r['train']:.4f} | {r['path']} |")
+    if out:
+        draw(out[-1], rows)
+
+
+def draw(out, rows):
+    try:
+        import matplotlib
+    except ImportError:
+        fail('--out needs matplotlib: python -m pip install matplotlib')
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=100)
+    for script, marker in (('min_char_rnn.py', 'o-'), ('rnn3.py', 's')):
+        rs = [r for r in rows if r['script'] == script]
+        if rs:
+            ax.semilogx([r['size'] for r in rs], [r['val'] for r in rs], marker, label=f'{script}: held-out')
+            ax.semilogx([r['size'] for r in rs], [r['train'] for r in rs], marker[0] + ':', alpha=0.6, mfc='none',
+                        label=f'{script}: training (smoothed)')
+            for r in rs:
+                ax.annotate(f"{r['layers']} x {r['hidden']}" if r['layers'] > 1 else f"H={r['hidden']}",
+                            (r['size'], r['val']), textcoords='offset points', xytext=(4, 6), fontsize=8)
+    ax.set_xlabel('parameters')
+    ax.set_ylabel('loss per character (nats)')
+    ax.grid(alpha=0.3, which='both')
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    try:
+        fig.savefig(out)
+    except OSError as e:
+        fail(f'cannot write {out}: {e.strerror}')
+    print(f'wrote {out}', file=sys.stderr)
+
+
+if __name__ == '__main__':
+    main(sys.argv[1:])
