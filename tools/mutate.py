@@ -18,7 +18,8 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ORDER = [f'tests/test_{name}.py' for name in     # the quick files that catch most first; every file runs
-         ('gradients', 'loop', 'training', 'names', 'plumbing', 'workflow', 'session', 'errors', 'faults')]
+         ('gradients', 'loop', 'training', 'names', 'plumbing', 'workflow', 'session', 'errors', 'faults',
+          'discussion', 'inspect')]
 BOTH = ('min_char_rnn.py', 'rnn3.py')
 
 # (scripts, area, piece of the script, what it becomes)
@@ -45,10 +46,19 @@ MUTANTS = [
     (('rnn3.py',), 'backward', 'dh = dhraw.dot(Wxh[l])', 'dh = dhraw.dot(Wxh[l].T)'),
     (('rnn3.py',), 'backward', 'if l == 0 else hs[l - 1, 1:]\n', 'if l == 0 else hs[l, 1:]\n'),
     (('rnn3.py',), 'backward', 'dtanh = 1 - hs[l, 1:] * hs[l, 1:]', 'dtanh = 1 - hs[l, 1:] * hs[l, :-1]'),
-    (('min_char_rnn.py',), 'clip+adagrad', 'np.clip(dtheta, -5, 5, out=dtheta)', 'np.clip(dtheta, -5, 50, out=dtheta)'),
+    (('min_char_rnn.py',), 'clip+adagrad', 'np.clip(dtheta, -clip, clip, out=dtheta)', 'np.clip(dtheta, -clip, 5, out=dtheta)'),
+    (('min_char_rnn.py',), 'clip+adagrad', '    if clip:\n        np.clip(dtheta', '    if True:\n        np.clip(dtheta'),
     (('min_char_rnn.py',), 'clip+adagrad', 'mem += dtheta * dtheta', 'mem += dtheta'),
     (('min_char_rnn.py',), 'clip+adagrad', 'theta -= learning_rate * dtheta / np.sqrt(mem + 1e-8)', 'theta -= learning_rate * dtheta / np.sqrt(mem + 1e-4)'),
-    (('rnn3.py',), 'clip+adagrad', 'np.clip(dparam, -5, 5, out=dparam)', 'np.clip(dparam, -5, 50, out=dparam)'),
+    (('rnn3.py',), 'clip+adagrad', 'np.clip(dparam, -clip, clip, out=dparam)', 'np.clip(dparam, -5, 5, out=dparam)'),
+    (('rnn3.py',), 'clip+adagrad', '        if clip:\n            np.clip(dparam', '        if True:\n            np.clip(dparam'),
+    (BOTH, 'gradient log', 'np.square(g, dtype=np.float64).sum()', 'np.abs(g).sum()'),
+    (BOTH, 'gradient log', 'np.count_nonzero(abs(g) > clip)', 'np.count_nonzero(abs(g) > 5)'),
+    (BOTH, 'gradient log', "health = f'{norm:.6g},{clipped / sum(g.size for g in grads):.6g}'", "health = f'{norm:.6g},{clipped:.6g}'"),
+    (BOTH, 'gradient log', "            report(run, sample_ix, grads) ", "            report(run, sample_ix) "),
+    (BOTH, 'gradient log', "    run.rows = [row + ',' * (HEADER.count(',') - row.count(',')) for row in run.rows]", "    pass"),
+    (BOTH, 'gradient log', "log[0] in (HEADER, OLD_HEADER)", "log[0] == HEADER"),
+    (BOTH, 'settings', "'clip': ('>= 0', lambda v: 0 <= v < math.inf)", "'clip': ('>= 0', lambda v: 0 < v < math.inf)"),
     (BOTH, 'sampling', 'noise = -temperature * np.log(-np.log(rng.random((n, len(by)))))', 'noise = -np.log(-np.log(rng.random((n, len(by)))))'),
     (('min_char_rnn.py',), 'sampling', 'h = np.tanh(xh[ix] + Whh.dot(h))', 'h = np.tanh(xh[ix] + Whh.dot(h) + bh)'),
     (('min_char_rnn.py',), 'sampling', 'ixes, ix = [], seed_ix', 'ixes, ix = [], 0'),
@@ -155,11 +165,11 @@ MUTANTS = [
     (BOTH, 'checkpoint', "        run.rows = [row for row in on_disk if row.split(',')[0].isdigit() and int(row.split(',')[0]) < run.n]", "        run.rows = [row for row in on_disk if row.split(',')[0].isdigit() and int(row.split(',')[0]) <= run.n]"),
     (BOTH, 'checkpoint', '    if len(on_disk) > len(run.rows) and resume:', '    if len(on_disk) > len(run.rows) + 1 and resume:'),
     (BOTH, 'resume', 'text_sha256, V = hashlib.sha256(data.tobytes()).hexdigest(), len(chars)', 'text_sha256, V = hashlib.sha256(data[1:].tobytes()).hexdigest(), len(chars)'),
-    (BOTH, 'rerun', "    if old[-1].endswith('.csv') and open(old[-1], 'rb').readline().strip() != HEADER.encode():", '    if False:'),
+    (BOTH, 'rerun', "    if old[-1].endswith('.csv') and open(old[-1], 'rb').readline().strip() not in (", '    if False and ('),
     (BOTH, 'rerun', '        load_checkpoint(earlier, checkpoint_path)   # and refuse', '        pass   # and refuse'),
     (BOTH, 'rerun', "    tag = ('' if earlier.n is None else f'iter{earlier.n}-') + stamp", '    tag = stamp'),
     (BOTH, 'log', "    if run.rows and run.rows[-1].startswith(f'{run.n},'):", '    if False:'),
-    (BOTH, 'log', 'f"{run.val_loss if run.val_iter == run.n else \'\'},{seconds(run):.1f}")', 'f"{run.val_loss},{seconds(run):.1f}")'),
+    (BOTH, 'log', 'f"{run.val_loss if run.val_iter == run.n else \'\'},{seconds(run):.1f},{health}")', 'f"{run.val_loss},{seconds(run):.1f},{health}")'),
     (BOTH, 'log', "np.frombuffer('\\n'.join([HEADER, *run.rows, '']).encode('utf-8'), np.uint8)", "np.frombuffer('\\n'.join([HEADER, *run.rows]).encode('utf-8'), np.uint8)"),
     (BOTH, 'log', '    run.rows.append(row)\n    if sample_ix', '    if sample_ix'),
     (BOTH, 'report', '        if not stop:\n            report(run)\n', ''),
@@ -184,7 +194,7 @@ MUTANTS = [
     (BOTH, 'held-out', "        say(f'iter {run.n}, held-out loss: {val:.4f} nats/char", "        note(f'iter {run.n}, held-out loss: {val:.4f} nats/char"),
     (BOTH, 'held-out', 'or run.n % eval_every and not final:', 'or run.n % eval_every:'),
     (BOTH, 'held-out', '{val / np.log(2):.4f} bits/char', '{val / np.log(10):.4f} bits/char'),
-    (BOTH, 'checkpoint', "        assert log is None or log[0] == HEADER and log[-1] == '', 'its log is damaged'\n", ''),
+    (BOTH, 'checkpoint', "        assert log is None or log[0] in (HEADER, OLD_HEADER) and log[-1] == '', 'its log is damaged'\n", ''),
     (BOTH, 'checkpoint', '    run.__dict__.update({k: meta[k] for k in STATE}, rows=log and log[1:-1])', '    run.__dict__.update({k: meta[k] for k in STATE}, rows=log and log[1:])'),
     (BOTH, 'checkpoint', "(checkpoint_path[:-4] + '.csv', lambda f: f.write(log.tobytes()))]:", "(checkpoint_path[:-4] + '.csv', lambda f: f.write(log.tobytes()[:-1]))]:"),
 ]
