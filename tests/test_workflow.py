@@ -133,7 +133,7 @@ def test_results_table_tool_reports_the_log_and_checkpoint_of_a_run(tmp_path):
                             '--minutes=1000', f'{tmp_path / "out" / "ck.csv"}=run'], capture_output=True, text=True)
     assert r.returncode == table.returncode == 0, table.stderr
     rows = [row.strip('| ').split(' | ') for row in table.stdout.splitlines()]
-    assert rows[0] == ['paper', 'run'] and len(rows) == 11
+    assert rows[0] == ['paper', 'run'] and len(rows) == 13
     final = re.search(r'^iter 251, held-out loss: ([\d.]+) nats/char', r.stdout, re.M).group(1)
     assert rows[3] == ['smoothed loss at 150', '2', f'{losses[150]:.2f}']
     assert rows[4][2] == '100' and rows[5][2] == f'{min(losses.values()):.2f}'
@@ -142,6 +142,10 @@ def test_results_table_tool_reports_the_log_and_checkpoint_of_a_run(tmp_path):
     assert rows[8] == ['held-out loss, last evaluation within 1000 min of training', '-', rows[7][2]]
     assert rows[9] == ['passes over the training text', '-', f'{251 * 25 / (len(TEXT) - int(len(TEXT) * 0.1)):.1f}']
     assert rows[10][2].startswith('251 in 0 min')
+    log = [row.split(',') for row in (tmp_path / 'out' / 'ck.csv').read_text().splitlines()[1:] if row.split(',')[5]]
+    norms = sorted(float(row[5]) for row in log)
+    assert len(log) == 6 and rows[11][2] == f'{np.median(norms):.3g}, {norms[-1]:.3g} (at {int(max(log, key=lambda r: float(r[5]))[0]):,})'
+    assert rows[12][2] == f'{np.mean([float(row[6]) for row in log]):.2g}, {sum(float(row[6]) > 0 for row in log)} of 6'
 
 
 @pytest.mark.parametrize('script', SCRIPTS)

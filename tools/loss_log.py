@@ -12,7 +12,8 @@ def read_log(path, tool):
     try:
         with open(path, encoding='utf-8') as f:
             rows = list(csv.DictReader(f))
-            if not rows or not set(COLUMNS) <= rows[0].keys() <= set(COLUMNS + GRADIENT) or not all(r['iter'].isdigit() for r in rows):
+            columns = rows and rows[0].keys()
+            if not rows or not set(COLUMNS) <= columns <= set(COLUMNS + GRADIENT) or not all(r['iter'].isdigit() for r in rows):
                 raise ValueError
             return rows
     except OSError as e:

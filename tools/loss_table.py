@@ -6,7 +6,8 @@ usage: python tools/loss_table.py [--iters=0,22600,997100] [--paper=104.36,54.97
 One markdown column per log: the smoothed loss at each of --iters (and the paper's, if given), the
 first logged iteration at or below --below, the lowest smoothed loss, its range over the last
 quarter of the run, the last held-out loss and the last one within each of --minutes of training,
-and the iterations and training time recorded in the checkpoint beside the log (if it is there).
+the iterations and training time recorded in the checkpoint beside the log (if it is there), and the
+gradient's norm before clipping and the fraction of entries clipped (logs that record them).
 """
 import json
 import math
@@ -54,6 +55,11 @@ def column(path, iters, below, minutes):
         passes = passes_over_training_text(meta)
     cells.append(('passes over the training text', passes))
     cells.append(('iterations, training time', trained))
+    grads = [(float(r['grad_norm']), int(r['iter']), float(r['clipped_fraction'])) for r in rows if r.get('grad_norm')]
+    cells.append(('gradient norm before clipping: median, largest (at iteration)', '-' if not grads else
+                  f'{np.median([g[0] for g in grads]):.3g}, {max(grads)[0]:.3g} (at {max(grads)[1]:,})'))
+    cells.append(('entries clipped: mean fraction, logged iterations with any', '-' if not grads else
+                  f'{np.mean([g[2] for g in grads]):.2g}, {sum(g[2] > 0 for g in grads)} of {len(grads)}'))
     return cells
 
 
