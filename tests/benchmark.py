@@ -3,6 +3,7 @@ with one or all BLAS threads on an idle machine and on one with a core kept busy
 
   python tests/benchmark.py [--input_file=input.txt] [--rounds=5] [--only=threads|listing]
   python tests/benchmark.py --compare=DIR [--rounds=5]     # these scripts' step against DIR's, e.g. an older checkout
+                                                            # (and whole runs of them, sampling and log included)
 
 For each script's default configuration, both loops train on the same text from the same weights
 for the same number of iterations: sample every 100 iterations, lossFun (with clipping), Adagrad.
@@ -20,6 +21,7 @@ import importlib.util
 import os
 import subprocess
 import sys
+import tempfile
 import time
 
 if not {'OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS'} & set(os.environ):
@@ -120,6 +122,20 @@ def compare_main(other):
                 rates[i].append(ITERS[script] / (time.perf_counter() - start))
         a, b = np.median(rates[0]), np.median(rates[1])
         print(f'{script:<28} {a:>10.0f} {b:>10.0f} {b / a:>10.3f}  '
+              + ' '.join(f'{y / x:.3f}' for x, y in zip(*rates)), flush=True)
+    print(f'\n{"whole runs (python SCRIPT)":<28} {"other it/s":>10} {"this it/s":>10} {"this/other":>10}  per round')
+    for script, iters in (('min_char_rnn.py', 20 * ITERS['min_char_rnn.py']), ('rnn3.py', 5 * ITERS['rnn3.py'])):
+        rates = [[], []]
+        with tempfile.TemporaryDirectory() as tmp:
+            for _ in range(rounds):
+                for i, folder in enumerate((other, ROOT)):
+                    cmd = [sys.executable, os.path.join(folder, script), f'--input_file={input_file}',
+                           f'--max_iters={iters}', f'--checkpoint_path={tmp}/{i}.npz', f'--checkpoint_every={iters}']
+                    start = time.perf_counter()
+                    subprocess.run(cmd, capture_output=True, check=True)   # start-up, sampling, the log: all of it
+                    rates[i].append(iters / (time.perf_counter() - start))
+        a, b = np.median(rates[0]), np.median(rates[1])
+        print(f'{script + f" --max_iters={iters}":<28} {a:>10.0f} {b:>10.0f} {b / a:>10.3f}  '
               + ' '.join(f'{y / x:.3f}' for x, y in zip(*rates)), flush=True)
 
 

@@ -1,6 +1,6 @@
 """Mutation testing: seed realistic one-line bugs into each script, count the ones the test suite catches.
 
-usage: python tools/mutate.py [--jobs=2] [--only=SCRIPT] [--list]
+usage: python tools/mutate.py [--jobs=2] [--only=SCRIPT] [--area=AREA[,AREA]] [--list]
 
 Each mutant replaces one exact piece of a script (it must occur there exactly once) in a fresh copy of
 the repository, then runs `python -m pytest -x -q tests` there on the tests of that script (ids
@@ -203,10 +203,10 @@ MUTANTS = [
 KNOWN = {}
 
 
-def mutants(only=None):
+def mutants(only=None, areas=None):
     for scripts, area, before, after in MUTANTS:
         for script in scripts:
-            if only in (None, script):
+            if only in (None, script) and (areas is None or area in areas):
                 yield script, area, before, after
 
 
@@ -239,10 +239,10 @@ def run_one(script, before, after):
 
 def main(argv):
     opts = dict(a[2:].partition('=')[::2] for a in argv if a.startswith('--'))
-    if {'-h', '--help'} & set(argv) or set(opts) - {'jobs', 'only', 'list'}:
+    if {'-h', '--help'} & set(argv) or set(opts) - {'jobs', 'only', 'area', 'list'}:
         print(__doc__.strip())
         return
-    todo = list(mutants(opts.get('only')))
+    todo = list(mutants(opts.get('only'), opts['area'].split(',') if 'area' in opts else None))
     if 'list' in opts:
         for script, area, before, after in todo:
             print(f'{script:16} {area:14} {before!r} -> {after!r}')
