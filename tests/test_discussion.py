@@ -1,5 +1,6 @@
 """The tools of docs/discussion.md: gradient_reach.py (dJ_t/dh_{t-k} against finite differences on tiny models)
 and loss_vs_size.py (parameters counted by hand, held-out loss as the run printed it), and their command lines."""
+import json
 import os
 import re
 import subprocess
@@ -169,3 +170,31 @@ def test_loss_vs_size_draws_the_figure_when_matplotlib_is_installed(sizes, tmp_p
     r = subprocess.run([sys.executable, os.path.join(ROOT, 'tools', 'loss_vs_size.py'), *(str(c) for c, _ in sizes.values()),
                         f'--out={tmp_path / "size.png"}'], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and (tmp_path / 'size.png').read_bytes()[:4] == b'\x89PNG', r.stderr
+
+
+def test_loss_by_position_finds_the_share_of_the_ups_and_downs_that_the_text_explains(tmp_path):
+    """A hand-built log: passes of 40 iterations (1,001 characters, seq_length 25), each pass lower than the last,
+    a bump where the text is hard (iterations 20-29 of each pass) and, in a second log, as much noise again."""
+    text = ('a' * 99 + '\n') * 10 + 'z'
+    (tmp_path / 'in.txt').write_text(text)
+    config = dict(input_file=str(tmp_path / 'in.txt'), val_fraction=0.0, seq_length=25)
+    iters = np.arange(0, 40 * 8, 2)
+    bump = np.where((iters % 40 >= 20) & (iters % 40 < 30), 3.0, 0.0)
+    noise = np.random.default_rng(0).standard_normal(len(iters))
+    outputs = []
+    for name, loss in (('clean', 50 - iters // 40 * 0.5 + bump), ('noisy', 50 + bump + noise * bump.std())):
+        np.savez(tmp_path / f'{name}.npz', meta=np.array(json.dumps(dict(config=config))))
+        (tmp_path / f'{name}.csv').write_text('iter,smooth_loss,loss_per_char,val_loss_per_char,elapsed_s\n' + ''.join(
+            f'{i},{x:.6f},{x / 25:.6f},,0\n' for i, x in zip(iters, loss)))
+        r = subprocess.run([sys.executable, os.path.join(ROOT, 'tools', 'loss_by_position.py'), str(tmp_path / f'{name}.csv')],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        outputs.append(r.stdout)
+    share = [int(re.search(r'explains (\d+)%', out).group(1)) for out in outputs]
+    assert outputs[0].startswith(f'{tmp_path / "clean.csv"}: 6 passes of 40 iterations (passes 2 to 7)') and share[0] == 100
+    assert 35 <= share[1] <= 65, share            # the noise has the bump's variance: about half
+    assert 'highest at character 500' in outputs[0] and 'swings -0.75 to +2.25' in outputs[0]
+    r = subprocess.run([sys.executable, os.path.join(ROOT, 'tools', 'loss_by_position.py'), str(tmp_path / 'clean.csv'),
+                        '--skip=6'], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and r.stderr.strip() == ('loss_by_position.py: error: the log has 7 whole passes of 40 '
+                                                      'iterations; need 8 (--skip=6)')

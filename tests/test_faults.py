@@ -279,7 +279,10 @@ def test_the_tools_answer_help_and_bad_arguments_in_one_line(tmp_path):
              ('tests/benchmark.py', ['--round=3'], 1), ('tools/plot_loss.py', ['a.csv', 'a.csv'], 1),
              ('tools/plot_loss.py', ['out.png', os.path.join(ROOT, 'README.md')], 1),
              ('tools/loss_table.py', [os.path.join(ROOT, 'README.md')], 1), ('tools/sync_plumbing.py', ['--help'], 0),
-             ('tools/sync_plumbing.py', ['a.py'], 1)]
+             ('tools/sync_plumbing.py', ['a.py'], 1), ('tools/gradient_reach.py', ['--help'], 0),
+             ('tools/loss_vs_size.py', ['--help'], 0), ('tools/loss_by_position.py', ['--help'], 0),
+             ('tools/loss_by_position.py', ['a.csv'], 1), ('tools/loss_by_position.py', ['a.csv', '--skip=-1'], 1),
+             ('tools/loss_by_position.py', [os.path.join(ROOT, 'README.md')], 1), ('tools/loss_by_position.py', [], 1)]
     for tool, args, code in calls:
         r = subprocess.run([sys.executable, os.path.join(ROOT, tool), *args], capture_output=True, text=True, cwd=tmp_path)
         assert r.returncode == code and 'Traceback' not in r.stderr, (tool, args, r.stderr)
