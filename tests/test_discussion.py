@@ -97,6 +97,7 @@ def test_the_table_has_a_row_per_k_and_a_norm_and_ratio_per_layer(script, traine
     (['CK', '--chars=200'], 'need at least'),
     (['CK', '--out=reach.txt'], '--out is the figure to write'),
     (['CK', '--bogus=1'], "unknown option '--bogus=1'"),
+    (['CK', '--text=missing.txt'], 'cannot read missing.txt as UTF-8 text'),
     (['README.md'], 'is not a checkpoint'),
 ])
 def test_bad_input_is_one_line_error(args, message, trained):

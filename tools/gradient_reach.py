@@ -4,11 +4,11 @@ layer for rnn3.py), over a few hundred positions t of the model's text. Truncate
 never carries a gradient further back than 24 steps; K past it shows what the truncation cuts off.
 
 usage: python tools/gradient_reach.py CHECKPOINT [CHECKPOINT ...] [--k=50] [--positions=300]
-                                      [--chars=5000] [--out=reach.png]
+                                      [--chars=5000] [--text=FILE] [--out=reach.png]
 
 Each CHECKPOINT is one of min_char_rnn.py's or rnn3.py's (not a per_line model: those start every line
-from a zero state). The text is the checkpoint's input file: its held-out tail if the run held one out,
-or its beginning; the script's own forward pass (eq. (26)-(28)) reads its first --chars characters from a
+from a zero state). The text is --text, or else the checkpoint's input file: its held-out tail if the run
+held one out, or its beginning; the script's own forward pass (eq. (26)-(28)) reads its first --chars characters from a
 zero state, and t takes --positions values evenly spread over those at least K + 50 steps in. The table
 gives, per layer, the mean norm and its ratio to the mean norm at k = 0. --out also draws the ratios
 (needs matplotlib: python -m pip install matplotlib).
@@ -79,7 +79,7 @@ def main(argv):
     opts, files = {}, [a for a in argv if not a.startswith('--')]
     for arg in argv:
         name, eq, value = arg[2:].partition('=')
-        if arg.startswith('--') and (not eq or name not in ('k', 'positions', 'chars', 'out')):
+        if arg.startswith('--') and (not eq or name not in ('k', 'positions', 'chars', 'text', 'out')):
             fail(f"unknown option '{arg}' (see --help)")
         if arg.startswith('--'):
             opts[name] = value
@@ -95,17 +95,18 @@ def main(argv):
         if m.per_line:
             fail(f'{path} is a per_line model: each line starts from a zero state, so there is no reach to '
                  'measure across a text')
-        text = read_text(meta, None, None, default=chars)
+        text = read_text(meta, opts.get('text'), None, default=chars)
         ix = {ch: i for i, ch in enumerate(vocab)}
         if any(ch not in ix for ch in text):
-            fail(f"{meta['config']['input_file']} has symbols outside {path}'s vocabulary")
+            fail(f"{opts.get('text') or meta['config']['input_file']} has symbols outside {path}'s vocabulary")
         codes = np.array([ix[ch] for ch in text])
         ts = positions(len(codes), K, count)
         r = reach(m, params, codes, ts, K)
         L = r.shape[1]
         label = f"{meta['script']} ({L} x {m.hidden_size}), iteration {meta['n']:,}"
         print(f'{path}: {label}; {len(ts)} positions in the first {len(codes):,} characters of '
-              f"{meta['config']['input_file']}" + (' (held-out tail)' if meta['config'].get('val_fraction') else ''))
+              + (opts['text'] if 'text' in opts else meta['config']['input_file']
+                 + (' (held-out tail)' if meta['config'].get('val_fraction') else '')))
         print('   k' + ''.join(f'   layer {l + 1}: norm     ratio' for l in range(L)))
         for k in range(K + 1):
             print(f'{k:4d}' + ''.join(f'{r[k, l]:20.4g}{r[k, l] / r[0, l]:10.3g}' for l in range(L)))
