@@ -180,8 +180,9 @@ def train(run):
 import contextlib, difflib, fcntl, glob, hashlib, json, math, re, signal, sys, time
 from types import SimpleNamespace
 SCRIPT, MAX_LINE = os.path.basename(__file__), 1000
-HEADER = 'iter,smooth_loss,loss_per_char,val_loss_per_char,elapsed_s,grad_norm,clipped_fraction'   # the log's
-OLD_HEADER = HEADER.split(',grad')[0]            # first line; a log's from before the gradient's columns
+# the loss log's first line, and that of a log written before it had the gradient's columns
+HEADER = 'iter,smooth_loss,loss_per_char,val_loss_per_char,elapsed_s,grad_norm,clipped_fraction'
+OLD_HEADER = HEADER.split(',grad')[0]
 COUNTS = dict(hidden_size=1, num_layers=1, seq_length=1, max_iters=1, print_every=1, sample_length=1,
               eval_every=1, checkpoint_every=1, seed=0, generate=0, lines=0)   # whole numbers, least values
 RULES = {bool: ('True or False', None), str: ('text', None), float: ('positive', lambda v: 0 < v < math.inf),

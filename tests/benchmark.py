@@ -123,6 +123,31 @@ def compare_main(other):
         a, b = np.median(rates[0]), np.median(rates[1])
         print(f'{script:<28} {a:>10.0f} {b:>10.0f} {b / a:>10.3f}  '
               + ' '.join(f'{y / x:.3f}' for x, y in zip(*rates)), flush=True)
+    print(f'\n{"a row of the loss log":<28} {"without":>10} {"with grads":>10} {"cost/step":>10}  (ms; the gradient columns as a '
+          'share of a training step at print_every=100)')
+    for script in ['min_char_rnn.py', 'rnn3.py']:
+        m = load_script(script)
+        data, chars = m.load_data(input_file)
+        params = m.unflatten(m.init_params(len(chars), np.random.default_rng(m.seed)), len(chars))
+        _, grads, _ = m.lossFun(data[:m.seq_length], data[1:m.seq_length + 1], m.zero_state(), params)
+        run = m.SimpleNamespace(n=0, smooth_loss=1.0, chars_per_seq=1, val_loss=None, val_iter=None, rows=[],
+                                elapsed=0.0, t0=time.time())
+        times = []
+        for g in (None, grads, None, grads):
+            start = time.perf_counter()
+            for _ in range(100):
+                m.report(run, None, g)               # no sample: the row only, nothing printed
+            times.append((time.perf_counter() - start) / 100)
+        theta = m.init_params(len(chars), np.random.default_rng(m.seed))
+        mem, params = np.zeros_like(theta), m.unflatten(theta, len(chars))
+        start = time.perf_counter()
+        for _ in range(ITERS[script] // 20):
+            _, g, _ = m.lossFun(data[:m.seq_length], data[1:m.seq_length + 1], m.zero_state(), params)
+            m.update(theta, g, mem)
+        step = (time.perf_counter() - start) / (ITERS[script] // 20)
+        without, with_grads = min(times[0::2]), min(times[1::2])
+        print(f'{script:<28} {1e3 * without:>10.3f} {1e3 * with_grads:>10.3f} {(with_grads - without) / 100 / step:>10.2%}',
+              flush=True)
     print(f'\n{"whole runs (python SCRIPT)":<28} {"other it/s":>10} {"this it/s":>10} {"this/other":>10}  per round')
     for script, iters in (('min_char_rnn.py', 20 * ITERS['min_char_rnn.py']), ('rnn3.py', 5 * ITERS['rnn3.py'])):
         rates = [[], []]

@@ -36,7 +36,7 @@ def row(path):
     if config.get('per_line'):
         fail(f'{path} is a per_line model: its loss per sequence is not per seq_length characters')
     return dict(path=path, script=meta['script'], layers=config.get('num_layers', 1), hidden=config['hidden_size'],
-                size=int(size), n=meta['n'], val_iter=meta['val_iter'], val=meta['val_loss'],
+                size=int(size), n=meta['n'], seq_length=chars_per_seq, val_iter=meta['val_iter'], val=meta['val_loss'],
                 train=meta['smooth_loss'] / chars_per_seq)
 
 
@@ -69,17 +69,21 @@ def draw(out, rows):
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=100)
-    for script, marker in (('min_char_rnn.py', 'o-'), ('rnn3.py', 's')):
+    for script, marker, colour in (('min_char_rnn.py', 'o-', 'tab:blue'), ('rnn3.py', 's', 'tab:red')):
         rs = [r for r in rows if r['script'] == script]
         if rs:
-            ax.semilogx([r['size'] for r in rs], [r['val'] for r in rs], marker, label=f'{script}: held-out')
-            ax.semilogx([r['size'] for r in rs], [r['train'] for r in rs], marker[0] + ':', alpha=0.6, mfc='none',
+            ax.semilogx([r['size'] for r in rs], [r['val'] for r in rs], marker, color=colour, label=f'{script}: held-out')
+            ax.semilogx([r['size'] for r in rs], [r['train'] for r in rs], marker[0] + ':', color=colour, mfc='none',
                         label=f'{script}: training (smoothed)')
             for r in rs:
                 ax.annotate(f"{r['layers']} x {r['hidden']}" if r['layers'] > 1 else f"H={r['hidden']}",
                             (r['size'], r['val']), textcoords='offset points', xytext=(4, 6), fontsize=8)
     ax.set_xlabel('parameters')
     ax.set_ylabel('loss per character (nats)')
+    if len({r['seq_length'] for r in rows}) == 1:   # the paper's unit: the loss of one seq_length sequence
+        T = rows[0]['seq_length']
+        ax.secondary_yaxis('right', functions=(lambda y: T * y, lambda y: y / T)).set_ylabel(
+            f'x {T}: per sequence, as the paper prints it')
     ax.grid(alpha=0.3, which='both')
     ax.legend(fontsize=8)
     fig.tight_layout()
