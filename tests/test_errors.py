@@ -5,11 +5,7 @@ import re
 import numpy as np
 import pytest
 
-from common import SCRIPTS, TEXT, assert_clean_error, run_script, small_args
-
-
-
-
+from common import SCRIPTS, TEXT, assert_clean_error, run_in_process, run_script, small_args
 
 BAD_ARGUMENTS = [
     (['--hiden_size=5'], "unknown hyperparameter 'hiden_size'"),
@@ -45,8 +41,17 @@ BAD_ARGUMENTS = [
 
 @pytest.mark.parametrize('script', SCRIPTS)
 @pytest.mark.parametrize('args, message', BAD_ARGUMENTS, ids=[' '.join(a) for a, _ in BAD_ARGUMENTS])
-def test_bad_command_line_is_one_line_error(script, args, message, tmp_path):
-    assert_clean_error(run_script(script, *args, cwd=tmp_path), message)
+def test_bad_command_line_is_one_line_error(script, args, message, tmp_path, capsys):
+    assert_clean_error(run_in_process(capsys, script, *args, cwd=tmp_path), message)
+
+
+@pytest.mark.parametrize('script', SCRIPTS)
+@pytest.mark.parametrize('args, message', [BAD_ARGUMENTS[0], BAD_ARGUMENTS[-2]])
+def test_bad_command_line_in_a_real_process_exits_1_with_one_line_and_no_traceback(script, args, message, tmp_path):
+    """The cases above run in this process (faster); two of them as a user meets them."""
+    r = run_script(script, *args, cwd=tmp_path)
+    assert_clean_error(r, message)
+    assert r.returncode == 1 and r.stdout == ''
 
 
 BAD_TEXTS = [
@@ -131,11 +136,13 @@ BAD_CHECKPOINTS = [(truncated, 'is not a usable'), (garbage, 'is not a usable'),
 @pytest.mark.parametrize('script', SCRIPTS)
 @pytest.mark.parametrize('writer, message', BAD_CHECKPOINTS, ids=[w.__name__ for w, _ in BAD_CHECKPOINTS])
 @pytest.mark.parametrize('mode', ['--resume=True', '--generate=20'])
-def test_unusable_checkpoint_is_one_line_error_and_left_as_it_was(script, writer, message, mode, tmp_path, trained):
+def test_unusable_checkpoint_is_one_line_error_and_left_as_it_was(script, writer, message, mode, tmp_path, trained,
+                                                                  capsys):
     path = checkpoint_file(tmp_path)
     writer(path, trained, script)
     before = path.read_bytes()
-    assert_clean_error(run_script(script, *small_args(script, tmp_path), mode, '--max_iters=40'), str(path), message)
+    r = run_in_process(capsys, script, *small_args(script, tmp_path), mode, '--max_iters=40')
+    assert_clean_error(r, str(path), message)
     assert path.read_bytes() == before
 
 

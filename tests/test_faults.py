@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from common import (ROOT, SCRIPTS, TEXT, assert_clean_error, edited_script, load_script, run_path,
-                    run_script, small_args, start_script, without_elapsed, write_text)
+                    run_in_process, run_script, small_args, start_script, without_elapsed, write_text)
 
 
 def ck_meta(path):
@@ -51,13 +51,13 @@ BAD_PATHS = ['out', 'out/', '.', 'input.txt', 'SCRIPT', 'out/ck.csv', 'out/ck.np
 
 @pytest.mark.parametrize('script', SCRIPTS)
 @pytest.mark.parametrize('path', BAD_PATHS)
-def test_a_checkpoint_path_that_is_not_a_npz_file_is_refused_and_nothing_is_renamed(script, path, tmp_path):
+def test_a_checkpoint_path_that_is_not_a_npz_file_is_refused_and_nothing_is_renamed(script, path, tmp_path, capsys):
     shutil.copy(os.path.join(ROOT, script), tmp_path / script)
     write_text(tmp_path)
     (tmp_path / 'out').mkdir()
     (tmp_path / 'out' / 'ck.npz').mkdir() if path == 'out/ck.npz/' else (tmp_path / 'out' / 'ck.csv').write_text('x')
     before = listing(tmp_path)
-    r = run_path(tmp_path / script, '--max_iters=5', f"--checkpoint_path={path.replace('SCRIPT', script)}", cwd=tmp_path)
+    r = run_in_process(capsys, script, '--max_iters=5', f"--checkpoint_path={path.replace('SCRIPT', script)}", cwd=tmp_path)
     assert_clean_error(r, 'must be a file name ending in .npz')
     assert listing(tmp_path) == before
 
@@ -88,10 +88,11 @@ def test_a_symlinked_checkpoint_stays_a_link_and_its_target_is_updated(script, t
     (['--prime=ROMEO:', '--temperature=0.8'], '--prime and --temperature are for sampling a saved model'),
     (['--temperature=0.5'], 'add --generate=N or --lines=K'),
     (['--resume=True', '--generate=10'], '--resume=True trains, --generate and --lines sample')])
-def test_sampling_options_without_sampling_are_refused_and_the_trained_model_stays(script, args, message, tmp_path):
-    assert run_script(script, *small_args(script, tmp_path, '--max_iters=20')).returncode == 0
+def test_sampling_options_without_sampling_are_refused_and_the_trained_model_stays(script, args, message, tmp_path,
+                                                                                    capsys):
+    assert run_in_process(capsys, script, *small_args(script, tmp_path, '--max_iters=20')).returncode == 0
     before = listing(tmp_path / 'out')
-    assert_clean_error(run_script(script, *small_args(script, tmp_path), *args), message)
+    assert_clean_error(run_in_process(capsys, script, *small_args(script, tmp_path), *args), message)
     assert listing(tmp_path / 'out') == before
 
 
@@ -210,11 +211,12 @@ def rewrite_record(path, **changes):
 @pytest.mark.parametrize('script', SCRIPTS)
 @pytest.mark.parametrize('field, value', [('n', -1), ('n', 2.5), ('p', 'x'), ('smooth_loss', None), ('rng', {'a': 1}),
                                           ('chars', ['ab']), ('config', {'hidden_size': 'big'})])
-def test_a_damaged_checkpoint_record_is_one_line_error(script, field, value, tmp_path):
+def test_a_damaged_checkpoint_record_is_one_line_error(script, field, value, tmp_path, capsys):
     args = small_args(script, tmp_path, '--max_iters=20')
-    assert run_script(script, *args).returncode == 0
+    assert run_in_process(capsys, script, *args).returncode == 0
     rewrite_record(tmp_path / 'out' / 'ck.npz', **{field: value})
-    assert_clean_error(run_script(script, *args, '--resume=True', '--max_iters=30'), str(tmp_path / 'out' / 'ck.npz'))
+    r = run_in_process(capsys, script, *args, '--resume=True', '--max_iters=30')
+    assert_clean_error(r, str(tmp_path / 'out' / 'ck.npz'))
 
 
 @pytest.mark.parametrize('script', SCRIPTS)
