@@ -17,7 +17,8 @@ import sys
 
 import numpy as np
 
-from saved_model import fail, load_model, read_text
+from cli import fail, figure_name, parse, pyplot, save
+from saved_model import load_model, read_text
 
 WARM_UP = 50                                     # steps from the zero state before the earliest h_{t-k}
 
@@ -73,22 +74,11 @@ def option(opts, name, default, least, most):
 
 
 def main(argv):
-    if {'-h', '--help'} & set(argv):
-        print(__doc__.strip())
-        return
-    opts, files = {}, [a for a in argv if not a.startswith('--')]
-    for arg in argv:
-        name, eq, value = arg[2:].partition('=')
-        if arg.startswith('--') and (not eq or name not in ('k', 'positions', 'chars', 'text', 'out')):
-            fail(f"unknown option '{arg}' (see --help)")
-        if arg.startswith('--'):
-            opts[name] = value
+    opts, files = parse(argv, ('k', 'positions', 'chars', 'text', 'out'), __doc__)
     if not files:
         fail('give one or more CHECKPOINT (see --help)')
     K, count = option(opts, 'k', 50, 0, 1000), option(opts, 'positions', 300, 1, 10000)
-    chars, out = option(opts, 'chars', 5000, 2, 1000000), opts.pop('out', None)
-    if out is not None and not out.lower().endswith(('.png', '.svg', '.pdf')):
-        fail(f'--out is the figure to write (a .png, .svg or .pdf), got {out!r}')
+    chars, out = option(opts, 'chars', 5000, 2, 1000000), opts.get('out') and figure_name(opts['out'])
     curves = []
     for path in files:
         m, params, vocab, meta = load_model(path)
@@ -116,12 +106,7 @@ def main(argv):
 
 
 def draw(out, curves, seq_length):
-    try:
-        import matplotlib
-    except ImportError:
-        fail('--out needs matplotlib: python -m pip install matplotlib')
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
     for label, ratio in curves:
         ax.semilogy(range(len(ratio)), ratio, lw=1.5, label=label)
@@ -132,13 +117,7 @@ def draw(out, curves, seq_length):
     ax.set_ylabel('mean |dJ_t / dh_(t-k)|, relative to k = 0')
     ax.grid(alpha=0.3, which='both')
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    try:
-        fig.savefig(out)
-    except OSError as e:
-        fail(f'cannot write {out}: {e.strerror}')
-    print(f'wrote {out}', file=sys.stderr)
-
+    save(fig, out)
 
 if __name__ == '__main__':
     main(sys.argv[1:])

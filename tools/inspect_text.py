@@ -18,7 +18,8 @@ import sys
 
 import numpy as np
 
-from saved_model import fail, load_model, read_text
+from cli import fail, parse
+from saved_model import load_model, read_text
 
 MAX_CHARS = 20000
 
@@ -125,16 +126,7 @@ def page(title, text, probs, top, acts, best):
 
 
 def main(argv):
-    if {'-h', '--help'} & set(argv):
-        print(__doc__.strip())
-        return
-    opts, files = {}, [a for a in argv if not a.startswith('--')]
-    for arg in argv:
-        if arg.startswith('--'):
-            name, eq, value = arg[2:].partition('=')
-            if not eq or name not in ('chars', 'out'):
-                fail(f"unknown option '{arg}' (see --help)")
-            opts[name] = value
+    opts, files = parse(argv, ('chars', 'out'), __doc__)
     if not 1 <= len(files) <= 2:
         fail('give CHECKPOINT [TEXT_FILE] (see --help)')
     try:

@@ -12,11 +12,9 @@ import sys
 
 import numpy as np
 
+from cli import fail, figure_name, parse, pyplot, save
+
 NOT_WEIGHTS = ('hprev', 'log', 'meta')          # and Adagrad's memory, 'm' + a weight's name
-
-
-def fail(msg):
-    sys.exit(f'loss_vs_size.py: error: {msg}')
 
 
 def row(path):
@@ -41,16 +39,11 @@ def row(path):
 
 
 def main(argv):
-    if {'-h', '--help'} & set(argv):
-        print(__doc__.strip())
-        return
-    out = [a.partition('=')[2] for a in argv if a.startswith('--out=')]
-    bad = [a for a in argv if a.startswith('-') and not a.startswith('--out=')]
-    if bad or not [a for a in argv if not a.startswith('-')]:
-        fail(f"unknown option '{bad[0]}' (see --help)" if bad else 'give one or more CHECKPOINT (see --help)')
-    if out and not out[-1].lower().endswith(('.png', '.svg', '.pdf')):
-        fail(f'--out is the figure to write (a .png, .svg or .pdf), got {out[-1]!r}')
-    rows = sorted((row(p) for p in argv if not p.startswith('-')), key=lambda r: r['size'])
+    opts, files = parse(argv, ('out',), __doc__)
+    if not files:
+        fail('give one or more CHECKPOINT (see --help)')
+    out = opts.get('out') and figure_name(opts['out'])
+    rows = sorted((row(p) for p in files), key=lambda r: r['size'])
     print('| script | layers x hidden | parameters | iterations | held-out (nats/char) | training, smoothed '
           '(nats/char) | checkpoint |')
     print('|---|---|---:|---:|---:|---:|---|')
@@ -58,16 +51,11 @@ def main(argv):
         print(f"| {r['script']} | {r['layers']} x {r['hidden']} | {r['size']:,} | {r['val_iter']:,} | "
               f"{r['val']:.4f} | {r['train']:.4f} | {r['path']} |")
     if out:
-        draw(out[-1], rows)
+        draw(out, rows)
 
 
 def draw(out, rows):
-    try:
-        import matplotlib
-    except ImportError:
-        fail('--out needs matplotlib: python -m pip install matplotlib')
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=100)
     for script, marker, colour in (('min_char_rnn.py', 'o-', 'tab:blue'), ('rnn3.py', 's', 'tab:red')):
         rs = [r for r in rows if r['script'] == script]
@@ -86,13 +74,7 @@ def draw(out, rows):
             f'x {T}: per sequence, as the paper prints it')
     ax.grid(alpha=0.3, which='both')
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    try:
-        fig.savefig(out)
-    except OSError as e:
-        fail(f'cannot write {out}: {e.strerror}')
-    print(f'wrote {out}', file=sys.stderr)
-
+    save(fig, out)
 
 if __name__ == '__main__':
     main(sys.argv[1:])

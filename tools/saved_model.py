@@ -3,15 +3,12 @@ the text to read it on. Errors end the tool in one line on stderr, named after t
 import importlib.util
 import json
 import os
-import sys
 
 import numpy as np
 
+from cli import fail
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def fail(msg):
-    sys.exit(f'{os.path.basename(sys.argv[0])}: error: {msg}')
 
 
 def load_model(path):
