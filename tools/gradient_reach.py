@@ -78,7 +78,7 @@ def main(argv):
     if not files:
         fail('give one or more CHECKPOINT (see --help)')
     K, count = option(opts, 'k', 50, 0, 1000), option(opts, 'positions', 300, 1, 10000)
-    chars, out = option(opts, 'chars', 5000, 2, 1000000), opts.get('out') and figure_name(opts['out'])
+    chars, out = option(opts, 'chars', 5000, 2, 100000), opts.get('out') and figure_name(opts['out'])
     curves = []
     for path in files:
         m, params, vocab, meta = load_model(path)
