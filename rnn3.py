@@ -180,9 +180,8 @@ def train(run):
 import contextlib, difflib, fcntl, glob, hashlib, json, math, re, signal, sys, time
 from types import SimpleNamespace
 SCRIPT, MAX_LINE = os.path.basename(__file__), 1000
-# the loss log's first line, and that of a log written before it had the gradient's columns
-HEADER = 'iter,smooth_loss,loss_per_char,val_loss_per_char,elapsed_s,grad_norm,clipped_fraction'
-OLD_HEADER = HEADER.split(',grad')[0]
+HEADER = 'iter,smooth_loss,loss_per_char,val_loss_per_char,elapsed_s,grad_norm,clipped_fraction'   # the log's
+HEADERS = (HEADER, HEADER.split(',grad')[0])    # first line; that of a log from before the gradient's columns
 COUNTS = dict(hidden_size=1, num_layers=1, seq_length=1, max_iters=1, print_every=1, sample_length=1,
               eval_every=1, checkpoint_every=1, seed=0, generate=0, lines=0)   # whole numbers, least values
 RULES = {bool: ('True or False', None), str: ('text', None), float: ('positive', lambda v: 0 < v < math.inf),
@@ -317,7 +316,7 @@ def load_checkpoint(run, path):
         run.rng = np.random.default_rng()
         run.rng.bit_generator.state = meta['rng']
         log = run.arrays['log'].tobytes().decode('utf-8').split('\n') if 'log' in run.arrays else None
-        assert log is None or log[0] in (HEADER, OLD_HEADER) and log[-1] == '', 'its log is damaged'
+        assert log is None or log[0] in HEADERS and log[-1] == '', 'its log is damaged'
     except FileNotFoundError:
         fail(f'no checkpoint at {path}: train first, or set --checkpoint_path')
     except Exception as e:                       # anything unreadable: truncated, corrupt, pickled or foreign
@@ -341,7 +340,7 @@ def restore(run):
         on_disk = open(checkpoint_path[:-4] + '.csv', encoding='utf-8').read().splitlines()[1:]
     if run.rows is None:
         run.rows = [row for row in on_disk if row.split(',')[0].isdigit() and int(row.split(',')[0]) < run.n]
-    run.rows = [row + ',' * (HEADER.count(',') - row.count(',')) for row in run.rows]   # OLD_HEADER's rows
+    run.rows = [row + ',' * (HEADER.count(',') - row.count(',')) for row in run.rows]   # older logs' rows
     if len(on_disk) > len(run.rows) and resume:
         note(f'loss log {checkpoint_path[:-4]}.csv: {len(on_disk) - len(run.rows)} rows written after its '
              f'checkpoint (iteration {run.n}) are dropped')
@@ -407,8 +406,7 @@ def keep_earlier_run():
     earlier = SimpleNamespace(n=None)
     if checkpoint_path in old:
         load_checkpoint(earlier, checkpoint_path)   # and refuse a file that is not this script's checkpoint
-    if old[-1].endswith('.csv') and open(old[-1], 'rb').readline().strip() not in (HEADER.encode(),
-                                                                                OLD_HEADER.encode()):
+    if old[-1].endswith('.csv') and open(old[-1], 'rb').readline().strip() not in map(str.encode, HEADERS):
         fail(f'{old[-1]} is not a loss log of {SCRIPT}, which a new run would rename: give another '
              '--checkpoint_path')
     stamp = time.strftime('%Y%m%d-%H%M%S', time.localtime(os.path.getmtime(old[0])))

@@ -128,7 +128,8 @@ def compare_main(other):
     for script in ['min_char_rnn.py', 'rnn3.py']:
         m = load_script(script)
         data, chars = m.load_data(input_file)
-        params = m.unflatten(m.init_params(len(chars), np.random.default_rng(m.seed)), len(chars))
+        theta = m.init_params(len(chars), np.random.default_rng(m.seed))
+        mem, params = np.zeros_like(theta), m.unflatten(theta, len(chars))
         _, grads, _ = m.lossFun(data[:m.seq_length], data[1:m.seq_length + 1], m.zero_state(), params)
         run = m.SimpleNamespace(n=0, smooth_loss=1.0, chars_per_seq=1, val_loss=None, val_iter=None, rows=[],
                                 elapsed=0.0, t0=time.time())
@@ -138,8 +139,6 @@ def compare_main(other):
             for _ in range(100):
                 m.report(run, None, g)               # no sample: the row only, nothing printed
             times.append((time.perf_counter() - start) / 100)
-        theta = m.init_params(len(chars), np.random.default_rng(m.seed))
-        mem, params = np.zeros_like(theta), m.unflatten(theta, len(chars))
         start = time.perf_counter()
         for _ in range(ITERS[script] // 20):
             _, g, _ = m.lossFun(data[:m.seq_length], data[1:m.seq_length + 1], m.zero_state(), params)

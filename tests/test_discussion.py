@@ -11,7 +11,6 @@ import pytest
 
 from common import ROOT, SCRIPTS, TEXT, load_tool, random_model, run_script, small_args, split_layers
 
-TOOL = os.path.join(ROOT, 'tools', 'gradient_reach.py')
 LAYERS = {'min_char_rnn.py': 1, 'rnn3.py': 3}
 
 
@@ -71,13 +70,21 @@ def trained(tmp_path_factory):
     return out
 
 
-def run_tool(*args, cwd=None):
-    return subprocess.run([sys.executable, TOOL, *args], capture_output=True, text=True, cwd=cwd, timeout=60)
+def run_tool(name, *args, cwd=None):
+    return subprocess.run([sys.executable, os.path.join(ROOT, 'tools', name), *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=60)
+
+
+def assert_tool_error(r, name, message):
+    """Exit 1, no traceback, and a last stderr line 'name: error: ...' that holds message."""
+    last = r.stderr.strip().splitlines()[-1]
+    assert r.returncode == 1 and 'Traceback' not in r.stderr and message in last, r.stderr
+    assert last.startswith(f'{name}: error: ')
 
 
 @pytest.mark.parametrize('script', SCRIPTS)
 def test_the_table_has_a_row_per_k_and_a_norm_and_ratio_per_layer(script, trained):
-    r = run_tool(str(trained[script]), '--k=30', '--positions=100', '--chars=1000', cwd=trained[script].parent.parent)
+    r = run_tool('gradient_reach.py', str(trained[script]), '--k=30', '--positions=100', '--chars=1000', cwd=trained[script].parent.parent)
     assert r.returncode == 0, r.stderr
     rows = [line.split() for line in r.stdout.splitlines()[2:]]
     layers = 2 if script == 'rnn3.py' else 1
@@ -102,24 +109,23 @@ def test_the_table_has_a_row_per_k_and_a_norm_and_ratio_per_layer(script, traine
 ])
 def test_bad_input_is_one_line_error(args, message, trained):
     ck = trained['min_char_rnn.py']
-    r = run_tool(*[str(ck) if a == 'CK' else os.path.join(ROOT, a) if a == 'README.md' else a for a in args],
-                 cwd=ck.parent.parent)
-    assert r.returncode == 1 and 'Traceback' not in r.stderr and message in r.stderr.strip().splitlines()[-1], r.stderr
-    assert r.stderr.strip().splitlines()[-1].startswith('gradient_reach.py: error: ')
+    r = run_tool('gradient_reach.py', *[str(ck) if a == 'CK' else os.path.join(ROOT, a) if a == 'README.md' else a
+                                        for a in args], cwd=ck.parent.parent)
+    assert_tool_error(r, 'gradient_reach.py', message)
 
 
 def test_a_per_line_model_is_refused(tmp_path):
     names = 'hydrogen\nhelium\nlithium\n' * 20
     args = small_args('min_char_rnn.py', tmp_path, '--max_iters=5', '--per_line=True', text=names)
     assert run_script('min_char_rnn.py', *args).returncode == 0
-    r = run_tool(str(tmp_path / 'out' / 'ck.npz'), cwd=tmp_path)
-    assert r.returncode == 1 and 'is a per_line model' in r.stderr and 'Traceback' not in r.stderr
+    assert_tool_error(run_tool('gradient_reach.py', str(tmp_path / 'out' / 'ck.npz'), cwd=tmp_path), 'gradient_reach.py',
+                      'is a per_line model')
 
 
 def test_the_figure_is_written_when_matplotlib_is_installed(trained, tmp_path):
     pytest.importorskip('matplotlib')
     ck = trained['rnn3.py']
-    r = run_tool(str(ck), '--k=30', '--positions=50', '--chars=1000', f'--out={tmp_path / "reach.png"}', cwd=ck.parent.parent)
+    r = run_tool('gradient_reach.py', str(ck), '--k=30', '--positions=50', '--chars=1000', f'--out={tmp_path / "reach.png"}', cwd=ck.parent.parent)
     assert r.returncode == 0 and (tmp_path / 'reach.png').read_bytes()[:4] == b'\x89PNG', r.stderr
 
 
@@ -138,8 +144,7 @@ def sizes(tmp_path_factory):
 
 def test_loss_vs_size_counts_the_weights_and_gives_the_last_held_out_loss(sizes, tmp_path):
     V = len(set(TEXT))
-    r = subprocess.run([sys.executable, os.path.join(ROOT, 'tools', 'loss_vs_size.py'), *(str(c) for c, _ in sizes.values())],
-                       capture_output=True, text=True, timeout=60)
+    r = run_tool('loss_vs_size.py', *(str(c) for c, _ in sizes.values()))
     rows = [line.split('|')[1:-1] for line in r.stdout.splitlines()[2:]]
     assert r.returncode == 0 and len(rows) == 2, r.stderr
     want = {'min_char_rnn.py': 7 * V + 7 * 7 + V * 7 + 7 + V,
@@ -160,16 +165,12 @@ def test_loss_vs_size_counts_the_weights_and_gives_the_last_held_out_loss(sizes,
 ])
 def test_loss_vs_size_bad_input_is_one_line_error(args, message, sizes, trained):
     ck = {'CK': str(sizes['min_char_rnn.py'][0]), 'NOVAL': str(trained['min_char_rnn.py'])}
-    r = subprocess.run([sys.executable, os.path.join(ROOT, 'tools', 'loss_vs_size.py'), *(ck.get(a, a) for a in args)],
-                       capture_output=True, text=True, timeout=60)
-    last = r.stderr.strip().splitlines()[-1]
-    assert r.returncode == 1 and 'Traceback' not in r.stderr and message in last and last.startswith('loss_vs_size.py: error:')
+    assert_tool_error(run_tool('loss_vs_size.py', *(ck.get(a, a) for a in args)), 'loss_vs_size.py', message)
 
 
 def test_loss_vs_size_draws_the_figure_when_matplotlib_is_installed(sizes, tmp_path):
     pytest.importorskip('matplotlib')
-    r = subprocess.run([sys.executable, os.path.join(ROOT, 'tools', 'loss_vs_size.py'), *(str(c) for c, _ in sizes.values()),
-                        f'--out={tmp_path / "size.png"}'], capture_output=True, text=True, timeout=60)
+    r = run_tool('loss_vs_size.py', *(str(c) for c, _ in sizes.values()), f'--out={tmp_path / "size.png"}')
     assert r.returncode == 0 and (tmp_path / 'size.png').read_bytes()[:4] == b'\x89PNG', r.stderr
 
 
@@ -187,15 +188,13 @@ def test_loss_by_position_finds_the_share_of_the_ups_and_downs_that_the_text_exp
         np.savez(tmp_path / f'{name}.npz', meta=np.array(json.dumps(dict(config=config))))
         (tmp_path / f'{name}.csv').write_text('iter,smooth_loss,loss_per_char,val_loss_per_char,elapsed_s\n' + ''.join(
             f'{i},{x:.6f},{x / 25:.6f},,0\n' for i, x in zip(iters, loss)))
-        r = subprocess.run([sys.executable, os.path.join(ROOT, 'tools', 'loss_by_position.py'), str(tmp_path / f'{name}.csv')],
-                           capture_output=True, text=True, timeout=60)
+        r = run_tool('loss_by_position.py', str(tmp_path / f'{name}.csv'))
         assert r.returncode == 0, r.stderr
         outputs.append(r.stdout)
     share = [int(re.search(r'explains (\d+)%', out).group(1)) for out in outputs]
     assert outputs[0].startswith(f'{tmp_path / "clean.csv"}: 6 passes of 40 iterations (passes 2 to 7)') and share[0] == 100
     assert 35 <= share[1] <= 65, share            # the noise has the bump's variance: about half
     assert 'highest at character 500' in outputs[0] and 'swings -0.75 to +2.25' in outputs[0]
-    r = subprocess.run([sys.executable, os.path.join(ROOT, 'tools', 'loss_by_position.py'), str(tmp_path / 'clean.csv'),
-                        '--skip=6'], capture_output=True, text=True, timeout=60)
+    r = run_tool('loss_by_position.py', str(tmp_path / 'clean.csv'), '--skip=6')
     assert r.returncode == 1 and r.stderr.strip() == ('loss_by_position.py: error: the log has 7 whole passes of 40 '
                                                       'iterations; need 8 (--skip=6)')

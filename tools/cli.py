@@ -27,7 +27,7 @@ def pyplot():
     try:
         import matplotlib
     except ImportError:
-        fail('--out needs matplotlib: python -m pip install matplotlib')
+        fail('drawing a figure needs matplotlib: python -m pip install matplotlib')
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     return plt

@@ -17,11 +17,8 @@ import sys
 
 import numpy as np
 
+from cli import fail, parse
 from loss_log import read_log
-
-
-def fail(msg):
-    sys.exit(f'loss_by_position.py: error: {msg}')
 
 
 def profile(iters, loss, per_pass, skip):
@@ -45,18 +42,14 @@ def profile(iters, loss, per_pass, skip):
 
 
 def main(argv):
-    if {'-h', '--help'} & set(argv):
-        print(__doc__.strip())
-        return
-    logs = [a for a in argv if not a.startswith('--')]
-    opts = [a for a in argv if a.startswith('--')]
-    if len(logs) != 1 or any(not a.startswith('--skip=') for a in opts):
+    opts, logs = parse(argv, ('skip',), __doc__)
+    if len(logs) != 1:
         fail('give one LOG.csv and at most --skip=N (see --help)')
     try:
-        skip = int(opts[-1].partition('=')[2]) if opts else 1
+        skip = int(opts.get('skip', 1))
         assert skip >= 0
     except (ValueError, AssertionError):
-        fail(f'--skip must be a whole number >= 0, got {opts[-1]!r}')
+        fail(f"--skip must be a whole number >= 0, got {opts['skip']!r}")
     rows = read_log(logs[0], 'loss_by_position.py')
     try:
         with np.load(os.path.splitext(logs[0])[0] + '.npz', allow_pickle=False) as ck:

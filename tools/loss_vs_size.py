@@ -14,15 +14,12 @@ import numpy as np
 
 from cli import fail, figure_name, parse, pyplot, save
 
-NOT_WEIGHTS = ('hprev', 'log', 'meta')          # and Adagrad's memory, 'm' + a weight's name
-
-
 def row(path):
     """What the table says of one checkpoint."""
     try:
         with np.load(path, allow_pickle=False) as ck:
             meta = json.loads(str(ck['meta']))
-            size = sum(ck[k].size for k in ck.files if k not in NOT_WEIGHTS and 'm' + k in ck.files)
+            size = sum(ck[k].size for k in ck.files if 'm' + k in ck.files)   # the weights: those with an Adagrad memory
         config, chars_per_seq = meta['config'], meta['config']['seq_length']
         assert meta['script'] in ('min_char_rnn.py', 'rnn3.py') and size > 0
     except FileNotFoundError:

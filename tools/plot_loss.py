@@ -8,6 +8,7 @@ never import it.
 """
 import sys
 
+from cli import pyplot, save
 from loss_log import read_log
 
 
@@ -18,12 +19,7 @@ def read(spec):
 
 def main(out, logs, minutes=False):
     runs = [read(spec) for spec in logs]
-    try:
-        import matplotlib
-    except ImportError:
-        sys.exit('plot_loss.py: error: needs matplotlib: python -m pip install matplotlib')
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     x = (lambda r: float(r['elapsed_s']) / 60) if minutes else (lambda r: int(r['iter']))
     fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
     for label, rows in runs:
@@ -36,8 +32,7 @@ def main(out, logs, minutes=False):
     ax.set_ylabel('smoothed loss (nats per seq_length characters)')
     ax.grid(alpha=0.3)
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(out)
+    save(fig, out)
 
 
 if __name__ == '__main__':
