@@ -7,6 +7,7 @@ import importlib.util
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -14,6 +15,8 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPTS = ['min_char_rnn.py', 'rnn3.py']
+sys.path.insert(0, ROOT)                         # the scripts import harness.py from beside them
+import harness  # noqa: E402
 
 
 def load_script(name, folder=ROOT):
@@ -29,6 +32,11 @@ def load_tool(name):
     if os.path.join(ROOT, 'tools') not in sys.path:
         sys.path.insert(0, os.path.join(ROOT, 'tools'))
     return load_script(name, os.path.join(ROOT, 'tools'))
+
+
+def run_main(m, args):
+    """Run script module m as its command line would, in this process: harness.main hands it its settings."""
+    harness.main(m, list(args))
 
 
 def run_script(name, *args, cwd=None, timeout=60):
@@ -169,7 +177,8 @@ def without_elapsed(text):
 
 
 def edited_script(tmp_path, script, **top):
-    """A copy of a script in tmp_path with hyperparameters edited at the top of the file, as a user does."""
+    """A copy of a script in tmp_path (with harness.py beside it) with hyperparameters edited at the top of the
+    file, as a user does."""
     source = open(os.path.join(ROOT, script), encoding='utf-8').read()
     for name, value in top.items():
         source, count = re.subn(rf'^{name} = \S+', f'{name} = {value}', source, count=1, flags=re.M)
@@ -177,6 +186,7 @@ def edited_script(tmp_path, script, **top):
     tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / script
     path.write_text(source, encoding='utf-8')
+    shutil.copy(os.path.join(ROOT, 'harness.py'), tmp_path)
     return str(path)
 
 
@@ -194,7 +204,7 @@ def run_in_process(capsys, name, *args, cwd=None):
     capsys.readouterr()
     os.chdir(cwd or old)
     try:
-        m.main(list(args))
+        harness.main(m, list(args))
     except SystemExit as e:
         code, message = (e.code, '') if isinstance(e.code, int) or e.code is None else (1, f'{e.code}\n')
     finally:

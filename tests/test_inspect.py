@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from common import ROOT, SCRIPTS, TEXT, load_tool, oracle_lossFun, run_script, small_args, split_layers
+from common import ROOT, SCRIPTS, harness, TEXT, load_tool, oracle_lossFun, run_script, small_args, split_layers
 
 TOOL = os.path.join(ROOT, 'tools', 'inspect_text.py')
 SIZES = {'min_char_rnn.py': ['--hidden_size=6'], 'rnn3.py': ['--hidden_size=5', '--num_layers=2']}
@@ -34,7 +34,8 @@ def trained(tmp_path_factory):
 @pytest.mark.parametrize('script', SCRIPTS)
 def test_probabilities_top_five_and_activations_equal_the_oracle_read_a_character_at_a_time(script, trained):
     t = tool()
-    m, params, chars, meta = t.load_model(str(trained[script]))
+    m, run = harness.load_model(str(trained[script]))
+    params, chars = run.params, run.chars
     text = (SPEECH + TEXT)[:80]
     probs, top, acts = t.inspect(m, params, chars, text)
     Wxh, Whh, bh, Why, by = split_layers(script, params)
@@ -105,7 +106,8 @@ def test_a_real_browser_colours_the_text_by_a_chosen_unit(trained, tmp_path):
     out = tmp_path / 'page.html'
     assert subprocess.run([sys.executable, TOOL, str(trained['rnn3.py']), '--chars=60', f'--out={out}']).returncode == 0
     t = tool()
-    m, params, chars, _ = t.load_model(str(trained['rnn3.py']))
+    m, run = harness.load_model(str(trained['rnn3.py']))
+    params, chars = run.params, run.chars
     text = (trained['rnn3.py'].parent.parent / 'input.txt').read_text(encoding='utf-8')[:60]   # what the page shows
     acts = t.inspect(m, params, chars, text)[2]
     dom = subprocess.run([BROWSER, '--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',

@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from common import (SCRIPTS, load_script, loss_lines, oracle_for_script, oracle_lossFun, random_model, record_lossFun,
+from common import (SCRIPTS, harness, load_script, run_main, loss_lines, oracle_for_script, oracle_lossFun, random_model, record_lossFun,
                     saved_params, small_args, split_layers)
 
 LAYERS = {'min_char_rnn.py': 1, 'rnn3.py': 3}
@@ -17,7 +17,7 @@ def test_chunks_of_seq_length_walk_the_text_and_wrap_with_a_fresh_state(script, 
     text = ''.join(chr(97 + (i * 7) % 26) for i in range(length))
     m = load_script(script)
     calls = record_lossFun(m)
-    m.main(small_args(script, tmp_path, f'--max_iters={len(starts)}', text=text))
+    run_main(m, small_args(script, tmp_path, f'--max_iters={len(starts)}', text=text))
     codes = np.array([sorted(set(text)).index(ch) for ch in text])
     assert [len(c[0]) for c in calls] == [25] * len(starts)
     for n, (p, (inputs, targets, hprev, _, _)) in enumerate(zip(starts, calls)):
@@ -35,7 +35,7 @@ def test_the_sample_every_print_every_starts_from_hprev_and_the_chunks_first_cha
     calls, sample = record_lossFun(m), m.sample
     samples = []
     m.sample = lambda h, seed_ix, n, *a: samples.append((h.copy(), seed_ix, n)) or sample(h, seed_ix, n, *a)
-    m.main(small_args(script, tmp_path, '--max_iters=7', '--print_every=3', '--sample_length=11'))
+    run_main(m, small_args(script, tmp_path, '--max_iters=7', '--print_every=3', '--sample_length=11'))
     assert len(samples) == 3
     for (h, seed_ix, n), (inputs, _, hprev, _, _) in zip(samples, calls[::3]):
         assert seed_ix == inputs[0] and n == 11 and np.array_equal(h, hprev)
@@ -46,7 +46,7 @@ def test_the_sample_every_print_every_starts_from_hprev_and_the_chunks_first_cha
 def test_printed_loss_is_the_smoothed_loss_recurrence(script, tmp_path, capsys):
     m = load_script(script)
     calls = record_lossFun(m)
-    m.main(small_args(script, tmp_path, '--max_iters=6', '--print_every=1', '--sample_length=5'))
+    run_main(m, small_args(script, tmp_path, '--max_iters=6', '--print_every=1', '--sample_length=5'))
     printed = [loss for _, loss in loss_lines(capsys.readouterr().out)]
     smooth, want = 25 * math.log(m_vocab(tmp_path)), []
     for *_, loss, _ in calls:
@@ -87,7 +87,7 @@ def test_generate_after_a_prime_continues_from_the_state_the_prime_leaves(script
     """--temperature near 0 makes sampling argmax decoding, which the oracle can redo; the saved weights
     are made random first, so that a wrong state after the prime changes what is generated."""
     args = small_args(script, tmp_path, '--max_iters=1', '--dtype=float64')
-    load_script(script).main(args)
+    run_main(load_script(script), args)
     path, rng = tmp_path / 'out' / 'ck.npz', np.random.default_rng(9)
     with np.load(path, allow_pickle=False) as ck:
         arrays = {k: ck[k] for k in ck.files}
@@ -97,7 +97,7 @@ def test_generate_after_a_prime_continues_from_the_state_the_prime_leaves(script
     np.savez(path, **arrays)
     capsys.readouterr()
     m = load_script(script)
-    m.main(args + ['--generate=40', '--prime=the qu', '--temperature=1e-9'])
+    run_main(m, args + ['--generate=40', '--prime=the qu', '--temperature=1e-9'])
     text = capsys.readouterr().out
     params, meta = saved_params(m, path)
     prime_ix = [meta['chars'].index(ch) for ch in 'the qu']
@@ -124,7 +124,7 @@ def test_held_out_loss_is_the_mean_loss_per_predicted_character(script, per_line
             loss, _, h = oracle_for_script(script, chunk[:-1], chunk[1:], h, params)
             total += loss
         want = total / 29
-    assert abs(m.eval_loss(val, params) - want) < 1e-12
+    assert abs(harness.eval_loss(m, val, params) - want) < 1e-12
 
 
 PARSED = [('--resume=1', 'resume', True), ('--resume=0', 'resume', False), ('--resume=False', 'resume', False),
@@ -135,16 +135,16 @@ PARSED = [('--resume=1', 'resume', True), ('--resume=0', 'resume', False), ('--r
 @pytest.mark.parametrize('script', SCRIPTS)
 @pytest.mark.parametrize('arg, name, value', PARSED)
 def test_command_line_values_are_typed_as_the_setting_is(script, arg, name, value):
-    m = load_script(script)
-    assert m.parse(arg, []) == (name, value) and type(m.parse(arg, [])[1]) is type(value)
+    kinds = {k: harness.KIND[k] for k in harness.setting_names(load_script(script))}
+    assert harness.parse(arg, [], kinds) == (name, value) and type(harness.parse(arg, [], kinds)[1]) is type(value)
 
 
 @pytest.mark.parametrize('script', SCRIPTS)
-def test_checkpoints_are_written_every_checkpoint_every_iterations_and_at_the_end(script, tmp_path, capsys):
+def test_checkpoints_are_written_every_checkpoint_every_iterations_and_at_the_end(script, tmp_path, capsys, monkeypatch):
     m = load_script(script)
-    saved, save = [], m.save_checkpoint
-    m.save_checkpoint = lambda run: saved.append((run.n, run.p)) or save(run)
-    m.main(small_args(script, tmp_path, '--max_iters=25', '--checkpoint_every=10'))
+    saved, save = [], harness.save_checkpoint
+    monkeypatch.setattr(harness, 'save_checkpoint', lambda run: saved.append((run.n, run.p)) or save(run))
+    run_main(m, small_args(script, tmp_path, '--max_iters=25', '--checkpoint_every=10'))
     assert saved == [(10, 250), (20, 500), (25, 625)]
 
 
@@ -160,7 +160,7 @@ def test_a_loss_that_is_not_finite_stops_the_run_before_the_update(script, bad, 
         return (bad if len(count) == 4 else loss), grads, h
     m.lossFun = breaking
     with pytest.raises(SystemExit) as e:
-        m.main(small_args(script, tmp_path, '--max_iters=10'))
+        run_main(m, small_args(script, tmp_path, '--max_iters=10'))
     assert f'loss became {bad} at iteration 3; the last checkpoint is kept' in str(e.value)
     assert not (tmp_path / 'out' / 'ck.npz').exists()
 
@@ -179,7 +179,7 @@ def test_the_log_records_the_gradients_norm_and_the_fraction_clipping_changes_on
         grads.append(np.concatenate([x.ravel() for x in g]).astype(np.float64))   # before update clips it
         return loss, g, h
     m.lossFun = recording
-    m.main(small_args(script, tmp_path, '--max_iters=7', '--print_every=3', f'--clip={clip}', '--dtype=float64',
+    run_main(m, small_args(script, tmp_path, '--max_iters=7', '--print_every=3', f'--clip={clip}', '--dtype=float64',
                       '--val_fraction=0.2'))
     rows = [row.split(',') for row in (tmp_path / 'out' / 'ck.csv').read_text().splitlines()]
     assert rows[0][5:] == ['grad_norm', 'clipped_fraction'] and [row[0] for row in rows[1:]] == ['0', '3', '6', '7']

@@ -5,7 +5,7 @@ import os
 import numpy as np
 import pytest
 
-from common import (ROOT, SCRIPTS, assert_clean_error, load_script, loss_lines, oracle_for_script, oracle_update,
+from common import (ROOT, harness, SCRIPTS, assert_clean_error, load_script, run_main, loss_lines, oracle_for_script, oracle_update,
                     record_lossFun, run_script, saved_params, script_params, small_args)
 
 NAMES = 'helium\nneon\n\nargon\nkrypton\nxenon\nradon\noganesson\n'      # one empty line, skipped
@@ -24,7 +24,7 @@ def test_each_line_becomes_newline_line_newline(script):
     nl = chars.index('\n')
     want = [[nl, chars.index('a'), chars.index('b'), nl], [nl, chars.index('c'), chars.index('d'), nl],
             [nl, chars.index('e'), nl]]
-    assert [list(s) for s in m.split_lines(data, nl)] == want
+    assert [list(s) for s in harness.split_lines(data, nl)] == want
 
 
 @pytest.mark.parametrize('script', SCRIPTS)
@@ -32,7 +32,7 @@ def test_every_pass_trains_each_line_once_from_a_zero_state_in_a_new_seeded_orde
     def run(seed):
         m = load_script(script)
         calls = record_lossFun(m)
-        m.main(per_line_args(script, tmp_path / str(seed), f'--max_iters={3 * len(LINES)}', f'--seed={seed}'))
+        run_main(m, per_line_args(script, tmp_path / str(seed), f'--max_iters={3 * len(LINES)}', f'--seed={seed}'))
         seen = [(tuple(inputs), tuple(targets), bool(np.any(hprev))) for inputs, targets, hprev, _, _ in calls]
         chars = sorted(set(NAMES))
         return seen, [''.join(chars[i] for i in inputs[1:]) for inputs, _, _ in seen]
@@ -54,7 +54,7 @@ def test_a_per_line_step_matches_the_listing_oracle(script, tmp_path, capsys):
     lossFun = m.lossFun
     m.lossFun = lambda inputs, targets, hprev, params: trained.append(
         (inputs.copy(), targets.copy(), hprev.copy(), [p.copy() for p in params])) or lossFun(inputs, targets, hprev, params)
-    m.main(per_line_args(script, tmp_path, '--max_iters=1', '--learning_rate=0.1'))
+    run_main(m, per_line_args(script, tmp_path, '--max_iters=1', '--learning_rate=0.1'))
     [(inputs, targets, hprev, before)] = trained
     loss, grads, _ = oracle_for_script(script, inputs, targets, hprev, before)
     oracle_update(before, grads, [np.zeros_like(g) for g in grads], 0.1)

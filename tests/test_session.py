@@ -13,7 +13,7 @@ import time
 import numpy as np
 import pytest
 
-from common import (ROOT, SCRIPTS, TEXT, assert_clean_error, edited_script, load_script, loss_lines, run_path, run_script,
+from common import (ROOT, harness, SCRIPTS, TEXT, assert_clean_error, edited_script, load_script, run_main, loss_lines, run_path, run_script,
                     script_params, small_args, start_script, write_text)
 
 SMALL_TOP = {'min_char_rnn.py': {'hidden_size': 12}, 'rnn3.py': {'hidden_size': 10, 'num_layers': 2}}
@@ -102,8 +102,9 @@ def test_help_lists_every_hyperparameter_with_its_default_and_comment(script, fl
     m = load_script(script)
     assert r.stdout.startswith(m.__doc__.strip()), 'the help begins with what the script is'
     source = open(os.path.join(ROOT, script)).read()
-    assert m.config_keys and 'per_line' in m.config_keys
-    for name in m.config_keys:
+    names = harness.setting_names(m)
+    assert names and 'per_line' in names
+    for name in names:
         comment = re.search(rf'^{name} = .*?(?:# (.*))?$', source, re.M).group(1)
         line = [line for line in r.stdout.splitlines() if line.strip().startswith(f'--{name}=')]
         assert len(line) == 1, name
@@ -152,15 +153,15 @@ def test_a_signal_during_a_long_held_out_evaluation_stops_it_promptly_and_saves(
     threading.Timer(0.3, os.kill, (os.getpid(), sig)).start()
     begun = time.time()
     with pytest.raises(SystemExit) as e:
-        m.main(args)
+        run_main(m, args)
     took = time.time() - begun
     assert e.value.code == 128 + sig and took < 1.0, took
     assert 'held-out' not in capsys.readouterr().out
     assert meta(tmp_path / 'out' / 'ck.npz')[0]['n'] == 0
-    load_script(script).main(args + ['--resume=True'])          # the evaluation is redone on resume
+    run_main(load_script(script), args + ['--resume=True'])          # the evaluation is redone on resume
     resumed = capsys.readouterr().out
     assert {s: signal.getsignal(s) for s in before} == before, 'the handlers in place before a run are put back'
-    load_script(script).main(small_args(script, tmp_path / 'whole', '--val_fraction=0.9', '--max_iters=5', text=TEXT * 10))
+    run_main(load_script(script), small_args(script, tmp_path / 'whole', '--val_fraction=0.9', '--max_iters=5', text=TEXT * 10))
     assert resumed == capsys.readouterr().out and resumed.startswith('iter 0, held-out loss')
 
 
@@ -184,7 +185,7 @@ def test_a_reader_that_closes_the_pipe_stops_the_run_and_it_is_saved_and_resumes
 @pytest.mark.parametrize('script', SCRIPTS)
 def test_the_loss_log_survives_a_crash_while_it_is_rewritten(script, tmp_path, monkeypatch, capsys):
     args = small_args(script, tmp_path, '--max_iters=200', '--print_every=50')
-    load_script(script).main(args)
+    run_main(load_script(script), args)
     log = tmp_path / 'out' / 'ck.csv'
     rows = log.read_text().splitlines()
     assert [row.split(',')[0] for row in rows] == ['iter', '0', '50', '100', '150']
@@ -192,17 +193,17 @@ def test_the_loss_log_survives_a_crash_while_it_is_rewritten(script, tmp_path, m
         f.write('200,1.0,1.0,,9.9\n250,1.0,1.0,,9.9\n250,1.0')
     before, m = log.read_text(), load_script(script)
 
-    def killed_while_writing(path, mode='r', *a, **k):
-        f = open(path, mode, *a, **k)
-        if '.csv.' in str(path) and 'w' in mode:
+    def killed_while_writing(file, mode='r', *a, **k):
+        f = open(file, mode, *a, **k)
+        if '.csv.' in (os.readlink(f'/proc/self/fd/{file}') if type(file) is int else str(file)) and 'w' in mode:
             f.write(b'iter,smooth_lo')
             raise SystemExit('killed')                       # the process dies halfway through the log
         return f
-    monkeypatch.setattr(m, 'open', killed_while_writing, raising=False)
-    with pytest.raises(SystemExit, match='killed'):
-        m.main(args + ['--resume=True', '--max_iters=400', '--checkpoint_every=10'])
+    with monkeypatch.context() as patch, pytest.raises(SystemExit, match='killed'):
+        patch.setattr(harness, 'open', killed_while_writing, raising=False)
+        run_main(m, args + ['--resume=True', '--max_iters=400', '--checkpoint_every=10'])
     assert log.read_text() == before
-    load_script(script).main(args + ['--resume=True', '--max_iters=300'])
+    run_main(load_script(script), args + ['--resume=True', '--max_iters=300'])
     assert [row.split(',')[0] for row in log.read_text().splitlines()] == ['iter', '0', '50', '100', '150', '200', '250']
     assert sorted(os.listdir(tmp_path / 'out')) == ['ck.csv', 'ck.npz'], 'the killed write left no file behind'
 

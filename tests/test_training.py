@@ -5,13 +5,13 @@ import re
 import numpy as np
 import pytest
 
-from common import SCRIPTS, TEXT, load_script, loss_lines, run_script, script_params, small_args
+from common import SCRIPTS, TEXT, load_script, run_main, loss_lines, run_script, script_params, small_args
 
 
 @pytest.mark.parametrize('script', SCRIPTS)
 @pytest.mark.parametrize('dtype', ['float32', 'float64'])
 def test_first_printed_loss_is_seq_length_times_ln_vocab_size(script, dtype, tmp_path, capsys):
-    load_script(script).main(small_args(script, tmp_path, '--max_iters=1', f'--dtype={dtype}'))
+    run_main(load_script(script), small_args(script, tmp_path, '--max_iters=1', f'--dtype={dtype}'))
     [(n, loss)] = loss_lines(capsys.readouterr().out)
     assert n == 0
     assert abs(loss - 25 * math.log(len(set(TEXT)))) < 1e-3
@@ -19,7 +19,7 @@ def test_first_printed_loss_is_seq_length_times_ln_vocab_size(script, dtype, tmp
 
 @pytest.mark.parametrize('script', SCRIPTS)
 def test_training_on_repetitive_text_cuts_held_out_loss_tenfold(script, tmp_path, capsys):
-    load_script(script).main(small_args(script, tmp_path, '--max_iters=3001', '--learning_rate=0.1',
+    run_main(load_script(script), small_args(script, tmp_path, '--max_iters=3001', '--learning_rate=0.1',
                                         '--val_fraction=0.1', '--eval_every=3000', '--print_every=3000'))
     held_out = [float(x) for x in re.findall(r'held-out loss: ([\d.]+) nats/char', capsys.readouterr().out)]
     assert len(held_out) == 3                                  # at 0, 3000 and the end, 3001

@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from common import ROOT, SCRIPTS, TEXT, load_script, loss_lines, run_script, saved_params, small_args, without_elapsed
+from common import ROOT, SCRIPTS, TEXT, load_script, run_main, loss_lines, run_script, saved_params, small_args, without_elapsed
 
 EXTRA = ['--print_every=50', '--sample_length=40', '--val_fraction=0.1', '--eval_every=100']
 
@@ -50,7 +50,7 @@ def test_checkpoint_is_plain_arrays_with_everything_a_resume_needs(script, tmp_p
 @pytest.mark.parametrize('script', SCRIPTS)
 def test_failed_checkpoint_write_leaves_the_previous_checkpoint_whole(script, tmp_path, monkeypatch, capsys):
     args = small_args(script, tmp_path, '--max_iters=20')
-    load_script(script).main(args)
+    run_main(load_script(script), args)
     path = tmp_path / 'out' / 'ck.npz'
     before = path.read_bytes()
     m = load_script(script)
@@ -58,9 +58,9 @@ def test_failed_checkpoint_write_leaves_the_previous_checkpoint_whole(script, tm
     def disk_full(f, **arrays):
         f.write(b'PK\x03\x04 half a checkpoint')
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-    monkeypatch.setattr(m.np, 'savez', disk_full)
+    monkeypatch.setattr(np, 'savez', disk_full)
     with pytest.raises(SystemExit) as e:
-        m.main(args + ['--resume=True', '--max_iters=40'])
+        run_main(m, args + ['--resume=True', '--max_iters=40'])
     assert 'No space left on device; the previous one is untouched' in str(e.value)
     assert path.read_bytes() == before and sorted(os.listdir(path.parent)) == ['ck.csv', 'ck.npz']
 
@@ -95,7 +95,7 @@ def test_low_temperature_generates_likelier_text_than_high(script, names_model):
     def per_char_loss(temperature):
         r = run_script(script, *names_model[script], '--generate=400', f'--temperature={temperature}')
         m = load_script(script)
-        m.main(names_model[script] + ['--generate=1'])          # sets the model's settings, as sampling does
+        run_main(m, names_model[script] + ['--generate=1'])          # sets the model's settings, as sampling does
         params, meta = saved_params(m, [a for a in names_model[script] if a.startswith('--checkpoint_path=')][0][18:])
         ix = np.array([meta['chars'].index(ch) for ch in r.stdout[:-1]])
         h = np.zeros((m.num_layers, m.hidden_size) if script == 'rnn3.py' else m.hidden_size, np.float32)

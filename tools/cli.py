@@ -1,6 +1,10 @@
-"""What the tools here share: one-line errors named after the tool, --name=value options, figures."""
+"""What the tools here share: one-line errors named after the tool, --name=value options, figures, the text a
+saved model is read on; and harness.py (beside the scripts), whose load_model gives a tool a saved model."""
 import os
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import harness  # noqa: E402,F401
 
 
 def fail(msg):
@@ -20,6 +24,22 @@ def parse(argv, names, doc):
                 fail(f"unknown option '{arg}' (see --help)")
             opts[name] = value
     return opts, [a for a in argv if not a.startswith('--')]
+
+
+def read_text(run, text_file, n, default=1000):
+    """The first n (or default) characters of TEXT_FILE or else of the saved model's input file: its held-out
+    tail if the run held one out, or its beginning."""
+    path = text_file or run.config['input_file']
+    try:
+        with open(path, encoding='utf-8-sig') as f:
+            text = f.read()
+    except (OSError, UnicodeDecodeError) as e:
+        fail(f'cannot read {path} as UTF-8 text ({getattr(e, "strerror", None) or e})')
+    if not text_file and run.config.get('val_fraction'):
+        text = text[len(text) - int(len(text) * run.config['val_fraction']):]
+    if n and n > len(text):
+        fail(f'--chars={n}, but {path} has {len(text)} characters here')
+    return text[:n or default]
 
 
 def pyplot():

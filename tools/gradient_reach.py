@@ -17,8 +17,7 @@ import sys
 
 import numpy as np
 
-from cli import fail, figure_name, parse, pyplot, save
-from saved_model import load_model, read_text
+from cli import fail, figure_name, harness, parse, pyplot, read_text, save
 
 WARM_UP = 50                                     # steps from the zero state before the earliest h_{t-k}
 
@@ -81,22 +80,23 @@ def main(argv):
     chars, out = option(opts, 'chars', 5000, 2, 100000), opts.get('out') and figure_name(opts['out'])
     curves = []
     for path in files:
-        m, params, vocab, meta = load_model(path)
+        m, run = harness.load_model(path)
+        params, vocab = run.params, run.chars
         if m.per_line:
             fail(f'{path} is a per_line model: each line starts from a zero state, so there is no reach to '
                  'measure across a text')
-        text = read_text(meta, opts.get('text'), None, default=chars)
+        text = read_text(run, opts.get('text'), None, default=chars)
         ix = {ch: i for i, ch in enumerate(vocab)}
         if any(ch not in ix for ch in text):
-            fail(f"{opts.get('text') or meta['config']['input_file']} has symbols outside {path}'s vocabulary")
+            fail(f"{opts.get('text') or run.config['input_file']} has symbols outside {path}'s vocabulary")
         codes = np.array([ix[ch] for ch in text])
         ts = positions(len(codes), K, count)
         r = reach(m, params, codes, ts, K)
         L = r.shape[1]
-        label = f"{meta['script']} ({L} x {m.hidden_size}), iteration {meta['n']:,}"
+        label = f"{run.script} ({L} x {m.hidden_size}), iteration {run.n:,}"
         print(f'{path}: {label}; {len(ts)} positions in the first {len(codes):,} characters of '
-              + (opts['text'] if 'text' in opts else meta['config']['input_file']
-                 + (' (held-out tail)' if meta['config'].get('val_fraction') else '')))
+              + (opts['text'] if 'text' in opts else run.config['input_file']
+                 + (' (held-out tail)' if run.config.get('val_fraction') else '')))
         print('   k' + ''.join(f'   layer {l + 1}: norm     ratio' for l in range(L)))
         for k in range(K + 1):
             print(f'{k:4d}' + ''.join(f'{r[k, l]:20.4g}{r[k, l] / r[0, l]:10.3g}' for l in range(L)))

@@ -18,8 +18,7 @@ import sys
 
 import numpy as np
 
-from cli import fail, parse
-from saved_model import load_model, read_text
+from cli import fail, harness, parse, read_text
 
 MAX_CHARS = 20000
 
@@ -134,12 +133,12 @@ def main(argv):
         assert n is None or 2 <= n <= MAX_CHARS
     except (ValueError, AssertionError):
         fail(f"--chars must be a whole number from 2 to {MAX_CHARS}, got {opts['chars']!r}")
-    m, params, chars, meta = load_model(files[0])
-    text = read_text(meta, files[1] if len(files) > 1 else None, n)
-    probs, top, acts = inspect(m, params, chars, text)
+    m, run = harness.load_model(files[0])
+    text = read_text(run, files[1] if len(files) > 1 else None, n)
+    probs, top, acts = inspect(m, run.params, run.chars, text)
     best = best_units(acts, properties(text))
     out = opts.get('out', 'page.html')
-    title = (f"{meta['script']} ({acts.shape[0]} x {acts.shape[2]}), iteration {meta['n']:,}, "
+    title = (f"{run.script} ({acts.shape[0]} x {acts.shape[2]}), iteration {run.n:,}, "
              f"on {len(text):,} characters")
     try:
         with open(out, 'w', encoding='utf-8') as f:
