@@ -1,21 +1,20 @@
-"""What the paper does not have, once for min_char_rnn.py and rnn3.py: the settings (the block at the top of a
+"""What the paper does not have, once for min_char_rnn.py and rnn3.py: settings (the block at the top of a
 script, a checkpoint's record, the command line), the run record and its files (checkpoint, loss log, lock),
-signals, held-out loss, progress, sampling a saved model.
-
-A script imports this first and hands itself over at its end: harness.main(sys.modules[__name__]). Its train()
-calls start_run, held_out, log_row, save_checkpoint, finish and fail; its settings are set here, once.
-"""
+signals, held-out loss, progress, sampling a saved model. A script imports this and ends in harness.main(
+sys.modules[__name__]), which sets its settings once, then runs its train(run) (which calls start_run,
+held_out, log_row, save_checkpoint, finish and fail here) or samples its model; tools use load_model."""
 import os, sys
 if not {'OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS'} & set(os.environ):
     os.environ.update(OPENBLAS_NUM_THREADS='1', MKL_NUM_THREADS='1')   # before NumPy loads (README, Speed)
 try:
     import contextlib, difflib, errno, fcntl, glob, hashlib, importlib.util, json, math, re, signal, stat
-    import tempfile, time, zipfile
+    import time, zipfile
     from types import SimpleNamespace
     import numpy as np
 except KeyboardInterrupt:                          # Ctrl-C while NumPy loads: quiet, as later
     sys.exit(130)
 
+RULE = '# ' + '-' * 77                           # rules off a script's block of settings, and its sections
 MAX_LINE = 1000                                  # per_line: the longest line (name) trained or sampled
 HEADER = 'iter,smooth_loss,loss_per_char,val_loss_per_char,elapsed_s,grad_norm,clipped_fraction'   # the log's
 HEADERS = (HEADER, HEADER.split(',grad')[0])    # first line; that of a log from before the gradient's columns
@@ -30,7 +29,7 @@ RULES = {bool: ('True or False', None), str: ('text', None), float: ('positive',
 MODEL = ['hidden_size', 'num_layers', 'per_line']   # fixed by a checkpoint
 ACTIONS = ['checkpoint_path', 'resume', 'generate', 'lines', 'prime', 'temperature']   # never taken from one
 STATE = ['n', 'p', 'smooth_loss', 'elapsed', 'val_loss', 'val_iter', 'chars', 'text_sha256']   # in the record
-SIGNALS = ('SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGALRM', 'SIGXCPU')   # save, exit
+SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGALRM', 'SIGXCPU']   # they save
 prog = ''                                        # whose messages these are: the script run, or the tool
 stop = []                                        # signals, and an output gone, that ask a run to stop
 
@@ -45,8 +44,7 @@ def printable(text):
     return ''.join(c if c.isprintable() else c.encode('unicode_escape').decode() for c in text)
 
 def say(text, stream=None):
-    """Print (to stdout, or stream); if the output has gone (`| head` closed, the terminal hung up), stop the
-    run as Ctrl-C does."""
+    """Print to stdout (or stream); if it has gone (`| head`, a closed terminal), stop as Ctrl-C does."""
     stream = stream or sys.stdout
     try:
         print(text, file=stream, flush=True)
@@ -56,21 +54,10 @@ def say(text, stream=None):
 
 # -----------------------------------------------------------------------------
 # settings: the block at the top of the script, a checkpoint's record, the command line; checked, set once
-RULE = '# ' + '-' * 77                         # rules off the block at the top of a script, and its sections
-
 def read_block(m):
     """The block at the top of script m: (heading, '', '') for a group, ('', name, comment) for a setting."""
     block = open(m.__file__, encoding='utf-8').read().split(RULE)[1]
     return re.findall(r'^# (.*)$|^(\w+) = .*?(?:\s# (.*))?$', block, re.M)
-
-def setting_names(m):
-    return [name for _, name, _ in read_block(m) if name]
-
-def print_help(m):
-    print(m.__doc__.strip())
-    for heading, name, comment in read_block(m):
-        value = repr('') if getattr(m, name, None) == '' else getattr(m, name, None)
-        print(f'\n{heading}:' if heading else f'  --{name}={value}'.ljust(38) + ' ' + comment)
 
 def parse(arg, following, kinds):
     """(name, value) from --name=value, the value typed as the setting is (check() then checks it)."""
@@ -101,24 +88,26 @@ def check(name, value, where, kind):
 def settings(m, argv, run):
     """Each setting from the block at the top of script m, then (resuming or sampling) the checkpoint's
     record, then the command line: checked, then set in m once. A training run first locks its checkpoint."""
-    name, keys = os.path.basename(m.__file__), setting_names(m)
-    if {'-h', '--help'} & set(argv):
-        print_help(m)
+    run.script, run.keys = os.path.basename(m.__file__), [name for _, name, _ in read_block(m) if name]
+    if {'-h', '--help'} & set(argv):             # every setting: its default and what it means
+        print(m.__doc__.strip())
+        for heading, name, comment in read_block(m):
+            value = repr('') if getattr(m, name, None) == '' else getattr(m, name, None)
+            print(f'\n{heading}:' if heading else f'  --{name}={value}'.ljust(38) + ' ' + comment)
         sys.exit(0)
-    code = ''.join(open(m.__file__, encoding='utf-8').read().split(RULE)[2:])   # below the block
-    for k in KIND:                               # a line deleted from the block: this, not a NameError later
-        if k not in keys and (k != 'num_layers' or re.search(r'\bnum_layers\b', code)):
-            fail(f'the setting {k} is missing from the block at the top of {name}: put its line back')
-    kinds = {k: KIND.get(k) or type(getattr(m, k)) for k in keys}   # a setting of the user's: as its default
+    for k in [k for k in KIND if k not in run.keys]:   # a line deleted from the block: this, not a NameError
+        if k != 'num_layers' or 'num_layers' in open(m.__file__, encoding='utf-8').read().split(RULE, 2)[2]:
+            fail(f'the setting {k} is missing from the block at the top of {run.script}: put its line back')
+    kinds = {k: KIND.get(k) or type(getattr(m, k)) for k in run.keys}   # a user's own setting: as its value
     given = dict(parse(arg, argv[i + 1:i + 2], kinds) for i, arg in enumerate(argv))
-    config = {k: check(k, getattr(m, k), f'{k} at the top of {name}', kinds[k]) for k in keys}
+    config = {k: check(k, getattr(m, k), f'{k} at the top of {run.script}', kinds[k]) for k in run.keys}
     config.update({k: check(k, v, '--' + k, kinds[k]) for k, v in given.items()})
     path, resuming = config['checkpoint_path'], config['resume']
     sampling = config['generate'] or config['lines']
     if sampling and resuming or not sampling and {'prime', 'temperature'} & set(given):
         fail('--resume=True trains, --generate and --lines sample: give one of them' if resuming else
              '--prime and --temperature are for sampling a saved model: add --generate=N or --lines=K')
-    run.script, run.path = name, os.path.realpath(path)   # files by their real path, whatever links lead there
+    run.path = os.path.realpath(path)            # the files by their real path, whatever links lead there
     run.log_path = os.path.splitext(run.path)[0] + '.csv'
     if not sampling:
         lock(run, path)
@@ -137,14 +126,13 @@ def settings(m, argv, run):
         restore(run)
     if resuming:
         note(f'resuming {path} at iteration {run.n}' + (f'; settings it was run with, not those at the '
-             f'top of {name}: {", ".join(changed)}' if changed else ''))
+             f'top of {run.script}: {", ".join(changed)}' if changed else ''))
 
 # -----------------------------------------------------------------------------
 # run files: the lock, the checkpoint (read, checked, written whole) and the loss log beside it
 def lock(run, path):
-    """Hold an advisory lock on the checkpoint's real path + .lock while the run lasts (the system drops it
-    when the process ends, even by kill -9): a second run on it, by any name, is refused. A killed run's *.tmp
-    files go."""
+    """Lock the checkpoint's real path + .lock while the run lasts (the system drops the lock when the process
+    ends, even by kill -9): a second run on it, by any name, is refused. A killed run's *.tmp files go."""
     os.makedirs(os.path.dirname(run.path), exist_ok=True)
     run.lock_path = run.path + '.lock'
     while run.lock is None:
@@ -157,27 +145,30 @@ def lock(run, path):
             run.lock = fd                        # else the run before removed it as it ended: lock anew
     for tmp in glob.glob(glob.escape(run.path) + '.*.tmp') + glob.glob(glob.escape(run.log_path) + '.*.tmp'):
         os.remove(tmp)
+    with contextlib.suppress(FileNotFoundError), open(run.log_path, 'rb') as f:   # a run renames or rewrites
+        first = f.readline(len(HEADER) + 2)      # only a loss log (one cut short too), never a user's .csv
+        if first.rstrip(b'\r\n') not in map(str.encode, HEADERS) and not HEADER.encode().startswith(first):
+            fail(f"{run.log_path} is not {run.script}'s loss log: move it, or give another --checkpoint_path")
 
 def member(z, name, ok):
-    """Array name of the open checkpoint z, read only if its header's shape and dtype pass ok."""
+    """Array name of the open checkpoint z, read only once its header's shape and dtype pass ok."""
     with z.open(name + '.npy') as f:
-        version = np.lib.format.read_magic(f)
         header = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
-        shape, _, dtype = header[version](f)
+        shape, _, dtype = header[np.lib.format.read_magic(f)](f)
     assert not dtype.hasobject and ok(shape, dtype), f'its {name} is damaged'
     with z.open(name + '.npy') as f:
         return np.lib.format.read_array(f, allow_pickle=False)
 
 def load_checkpoint(run, path):
-    """Read a checkpoint's record into the run record (checked; its arrays wait for restore); its settings."""
+    """A checkpoint's record, checked, into the run record (its arrays wait for restore); its settings."""
     whole = lambda v: type(v) is int and v >= 0
     real = lambda v: type(v) in (int, float) and math.isfinite(v)
     try:
         with zipfile.ZipFile(path) as z:
-            meta = member(z, 'meta', lambda shape, dtype: shape == () and dtype.kind == 'U'
-                          and dtype.itemsize <= 2**26)
-        meta = dict(val_loss=None, val_iter=None, text_sha256=None) | json.loads(str(meta))
-        assert meta['script'] == run.script, f"it was written by {meta['script']}"
+            meta = json.loads(str(member(z, 'meta', lambda shape, dtype: shape == () and dtype.kind == 'U'
+                                         and dtype.itemsize <= 2**26)))
+        meta = dict(val_loss=None, val_iter=None, text_sha256=None) | meta
+        assert meta['script'] == (run.script or meta['script']), f"it was written by {meta['script']}"
         for k, ok in dict(n=whole, p=whole, smooth_loss=real, elapsed=real, config=lambda v: type(v) is dict,
                           val_loss=lambda v: v is None or real(v), val_iter=lambda v: v is None or whole(v),
                           chars=lambda v: type(v) is list and v
@@ -187,31 +178,25 @@ def load_checkpoint(run, path):
         run.rng.bit_generator.state = meta['rng']
     except FileNotFoundError:
         fail(f'no checkpoint at {path}: train first, or set --checkpoint_path')
-    except zipfile.BadZipFile:
-        fail(f'{path} is not a usable {run.script} checkpoint (not a .npz archive)')
-    except Exception as e:                       # anything unreadable: cut, corrupt, pickled or foreign
-        fail(f'{path} is not a usable {run.script} checkpoint ({type(e).__name__}: {e})')
-    run.__dict__.update({k: meta[k] for k in STATE}, trained_on=meta['config'].get('input_file'),
-                        config=meta['config'])
+    except Exception as e:                       # anything else: not a zip, cut, corrupt, pickled, foreign
+        fail(f'{path} is not a usable {run.script or "saved model"} checkpoint ({type(e).__name__}: {e})')
+    run.__dict__.update({k: meta[k] for k in STATE}, script=meta['script'], config=meta['config'])
     return dict(per_line=False) | meta['config']
 
 def restore(run):
-    """Weights, Adagrad's memory and hprev from the checkpoint's arrays, each read only if its header has the
-    shape the record's settings give; the rows of its loss log (a checkpoint written before they were kept in
-    it: the log's rows before its iteration)."""
+    """Weights, Adagrad's memory, hprev, the log's rows from the checkpoint: each read once its header fits."""
     m, V, path = run.m, len(run.chars), run.m.checkpoint_path
-    fits_memory(m, V)
     want = dict(m.shapes(V), **{'m' + k: s for k, s in m.shapes(V).items()}, hprev=m.zero_state().shape)
+    fits_memory(m, V)
     try:
         with zipfile.ZipFile(path) as z:
             arrays = {k: member(z, k, lambda shape, dtype, s=s: shape == s and dtype.kind == 'f')
                       for k, s in want.items()}
-            rows = None
-            if 'log.npy' in z.namelist():        # at most one row an iteration, and the closing one
+            log = None
+            if 'log.npy' in z.namelist():        # at most a row an iteration, and the closing one
                 log = member(z, 'log', lambda shape, dtype: dtype == np.uint8 and len(shape) == 1
                              and shape[0] <= 200 * (run.n + 2)).tobytes().decode('utf-8').split('\n')
                 assert log[0] in HEADERS and log[-1] == '', 'its log is damaged'
-                rows = log[1:-1]
     except Exception as e:
         fail(f'{path} is not a usable {run.script} checkpoint ({type(e).__name__}: {e})')
     run.theta, run.mem = (np.concatenate([arrays[pre + k].ravel() for k in m.shapes(V)]).astype(m.dtype)
@@ -219,25 +204,12 @@ def restore(run):
     run.hprev, on_disk = arrays['hprev'].astype(m.dtype), []
     with contextlib.suppress(OSError, UnicodeDecodeError):
         on_disk = open(run.log_path, encoding='utf-8').read().splitlines()[1:]
-    if rows is None:
-        rows = [row for row in on_disk if row.split(',')[0].isdigit() and int(row.split(',')[0]) < run.n]
+    rows = log[1:-1] if log else [row for row in on_disk if row.split(',')[0].isdigit()   # a checkpoint from
+                                  and int(row.split(',')[0]) < run.n]   # before the log was kept in it
     run.rows = [row + ',' * (HEADER.count(',') - row.count(',')) for row in rows]   # older logs' rows
-    if m.resume and foreign_log(run.log_path):
-        fail(f'{run.log_path} is not a loss log of {run.script}, which this run would overwrite: move it away, '
-             'or give another --checkpoint_path')
     if len(on_disk) > len(run.rows) and m.resume:
         note(f'loss log {run.log_path}: {len(on_disk) - len(run.rows)} rows written after its checkpoint '
              f'(iteration {run.n}) are dropped')
-
-def foreign_log(path):
-    """True if a file is at path and holds something else than a loss log (one cut short is a log)."""
-    try:
-        with open(path, 'rb') as f:
-            head = f.read(len(HEADER) + 2)
-    except FileNotFoundError:
-        return False
-    first = head.split(b'\n')[0].rstrip(b'\r')
-    return first not in map(str.encode, HEADERS) if b'\n' in head else not HEADER.encode().startswith(first)
 
 def keep_earlier_run(run):
     """A new run never overwrites an earlier one: this script's checkpoint and log there are renamed first."""
@@ -247,9 +219,6 @@ def keep_earlier_run(run):
     earlier = SimpleNamespace(n=None, script=run.script)
     if run.path in old:
         load_checkpoint(earlier, run.m.checkpoint_path)   # and refuse a file that is not this script's
-    if old[-1] == run.log_path and foreign_log(run.log_path):
-        fail(f'{run.log_path} is not a loss log of {run.script}, which a new run would rename: give another '
-             '--checkpoint_path')
     stamp = time.strftime('%Y%m%d-%H%M%S', time.localtime(os.path.getmtime(old[0])))
     tag = ('' if earlier.n is None else f'iter{earlier.n}-') + stamp
     new = lambda f, k: '{0}.{2}{3}{1}'.format(*os.path.splitext(f), tag, f'-{k}' if k else '')
@@ -262,84 +231,69 @@ def keep_earlier_run(run):
          '(--resume=True continues one)')
 
 def save_checkpoint(run):
-    """The checkpoint (the paper's arrays by name, Adagrad's memory as 'm' + name, hprev, the run's record as
-    JSON, the loss log's text), then the log: each written to a new file of its own (never one that was there)
-    with the earlier file's mode, then renamed over it, so that a crash or a full disk leaves it whole."""
+    """The checkpoint (the paper's arrays, Adagrad's memory as 'm' + name, hprev, the record, the log), then
+    the log: each written to a new file with the earlier one's mode, renamed over it: it stays whole."""
     m, V = run.m, len(run.chars)
     meta = dict({k: getattr(run, k) for k in STATE}, script=run.script, smooth_loss=float(run.smooth_loss),
                 elapsed=seconds(run), rng=run.rng.bit_generator.state,
-                config={k: getattr(m, k) for k in setting_names(m)})
+                config={k: getattr(m, k) for k in run.keys})
     log = np.frombuffer('\n'.join([HEADER, *run.rows, '']).encode('utf-8'), np.uint8)   # the .csv, in it too
     arrays = dict(zip(m.shapes(V), m.unflatten(run.theta, V)), hprev=run.hprev, log=log,
                   meta=np.array(json.dumps(meta)))
     arrays.update(('m' + k, x) for k, x in zip(m.shapes(V), m.unflatten(run.mem, V)))
     for path, write in [(run.path, lambda f: np.savez(f, **arrays)), (run.log_path, lambda f: f.write(log))]:
-        tmp = None
+        tmp = f'{path}.{os.urandom(6).hex()}.tmp'
         try:
-            fd, tmp = tempfile.mkstemp('.tmp', os.path.basename(path) + '.', os.path.dirname(path))
-            with open(fd, 'wb') as f:
+            with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666), 'wb') as f:
+                with contextlib.suppress(FileNotFoundError):
+                    os.fchmod(f.fileno(), stat.S_IMODE(os.stat(path).st_mode))
                 write(f)
                 f.flush()
-                os.fchmod(fd, mode_of(path))
-                os.fsync(fd)
+                os.fsync(f.fileno())
             os.replace(tmp, path)
         except OSError as e:
-            with contextlib.suppress(OSError, TypeError):
+            with contextlib.suppress(OSError):
                 os.remove(tmp)
             fail(f'cannot write {path}: {e.strerror}; the previous one is untouched')
-
-def mode_of(path):
-    """The permissions of the file at path, or those a new file gets (0o666 less the umask)."""
-    with contextlib.suppress(FileNotFoundError):
-        return stat.S_IMODE(os.stat(path).st_mode)
-    umask = os.umask(0o22)
-    os.umask(umask)
-    return 0o666 & ~umask
 
 # -----------------------------------------------------------------------------
 # the run: its data and weights, signals, held-out loss, the log's rows and progress, the end
 def start_run(run):
-    """The run record filled in: the data, the weights and Adagrad's memory (the checkpoint's, or new),
-    the signals caught."""
+    """The run record filled in: the data, weights and Adagrad's memory (new or the checkpoint's), signals."""
     m = run.m
     data, chars = m.load_data(m.input_file)
     note(f'data has {len(data)} characters, {len(chars)} unique.')
     text_sha256, V = hashlib.sha256(data.tobytes()).hexdigest(), len(chars)
     if m.per_line:
-        data = split_lines(data, chars.index('\n') if '\n' in chars else -1)
+        data = m.split_lines(data, chars.index('\n') if '\n' in chars else -1)
         if not data or max(map(len, data)) > MAX_LINE + 2:
             fail(f'--per_line=True trains on lines of 1 to {MAX_LINE} characters, and {m.input_file} has '
                  + (f'a line of {max(map(len, data)) - 2} characters' if data else 'no non-empty line'))
     n_val = int(len(data) * m.val_fraction)
     run.data, run.val_data = data[:len(data) - n_val], (data[len(data) - n_val:] if n_val else None)
     run.chars_per_seq = np.mean([len(s) - 1 for s in run.data]) if m.per_line else m.seq_length
-    least_train, least_held_out = (1, 1) if m.per_line else (m.seq_length + 1, 2)   # sequences or characters
-    if m.val_fraction and (n_val < least_held_out or len(run.data) < least_train):
-        fail(f"--val_fraction={m.val_fraction} leaves {len(run.data)} {'lines' if m.per_line else 'characters'} "
-             f'to train on and {n_val} held out')
-    if len(run.data) < m.seq_length + 1 and not m.per_line:
+    short = len(run.data) < (1 if m.per_line else m.seq_length + 1)   # lines or characters to train on
+    if m.val_fraction and (short or n_val < (1 if m.per_line else 2)):
+        fail(f'--val_fraction={m.val_fraction} leaves {len(run.data)} '
+             f'{"lines" if m.per_line else "characters"} to train on and {n_val} held out')
+    if short:
         fail(f'{m.input_file} has {len(run.data)} characters; training needs at least seq_length + 1 = '
              f'{m.seq_length + 1}')
     if not m.resume:
         new_run(run, chars)
     elif run.chars != chars:
         fail(f'{m.input_file} has a different vocabulary ({V} symbols) from checkpoint {m.checkpoint_path} '
-             f'({len(run.chars)}), which was trained on {run.trained_on}')
+             f'({len(run.chars)}), which was trained on {run.config.get("input_file")}')
     elif run.text_sha256 not in (None, text_sha256):
         note(f'warning: {m.input_file} is not the text {m.checkpoint_path} was trained on (same vocabulary)')
-    run.text_sha256, run.params, run.handlers = text_sha256, m.unflatten(run.theta, V), catch_signals()
-    run.n0, run.t0 = run.n, time.time()
-
-def split_lines(data, nl):
-    """per_line: each non-empty line as newline + line + newline (the newline starts and ends a name)."""
-    ends = np.flatnonzero(np.append(data, nl) == nl)
-    starts = np.append(-1, ends[:-1])
-    return [np.concatenate(([nl], data[a + 1:b], [nl])) for a, b in zip(starts, ends) if b > a + 1]
+    run.text_sha256, run.params, run.n0, run.t0 = text_sha256, m.unflatten(run.theta, V), run.n, time.time()
+    run.handlers = {sig: signal.signal(sig, lambda signum, _: stop.append(signum))   # main puts them back
+                    for sig in (getattr(signal, name) for name in SIGNALS)}
 
 def fits_memory(m, V):
     """The model's size, if training it fits this machine's memory; else a one-line error."""
     size = sum(int(np.prod(shape)) for shape in m.shapes(V).values())
-    need = np.dtype(m.dtype).itemsize * (4 * size + 8 * m.seq_length * V) + 8 * m.sample_length * V   # a step's
+    need = np.dtype(m.dtype).itemsize * (4 * size + 8 * m.seq_length * V) + 8 * m.sample_length * V   # a step
     have = os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES')
     if need > have:
         fail(f'hidden_size={m.hidden_size} and {V:,} symbols make {size:,} parameters, about '
@@ -349,52 +303,38 @@ def fits_memory(m, V):
 def new_run(run, chars):
     """Weights as the listing's, zero Adagrad memory and hprev, and the loss of iteration 0 (p_t = 1/V)."""
     m, V = run.m, len(chars)
-    size = fits_memory(m, V)
-    keys = setting_names(m)
-    paper = keys[1:keys.index('per_line')]       # the first group of the block, but input_file
-    note(f'new run: {size:,} parameters ({m.dtype}); ' + ', '.join(f'{k}={getattr(m, k)}' for k in paper))
+    paper = run.keys[1:run.keys.index('per_line')]   # the first group of the block, but input_file
+    note(f'new run: {fits_memory(m, V):,} parameters ({m.dtype}); '
+         + ', '.join(f'{k}={getattr(m, k)}' for k in paper))
     keep_earlier_run(run)
     run.rng = np.random.default_rng(m.seed)
     run.theta, run.hprev, run.chars = m.init_params(V, run.rng), m.zero_state(), chars
     run.__dict__.update(mem=np.zeros_like(run.theta), n=0, p=0, elapsed=0.0, val_loss=None, val_iter=None,
                         rows=[], smooth_loss=np.log(V) * run.chars_per_seq)
 
-def catch_signals():
-    """Ctrl-C (SIGINT), kill (SIGTERM), a closed terminal (SIGHUP), Ctrl-\\ (SIGQUIT), a scheduler's SIGUSR1,
-    SIGUSR2, SIGALRM or SIGXCPU: finish the iteration, save, exit 128 + n. Returns the handlers it replaces,
-    which main puts back."""
-    stop.clear()
-    return {sig: signal.signal(sig, lambda signum, _: stop.append(signum))
-            for sig in (getattr(signal, name) for name in SIGNALS)}
-
 def seconds(run):
     return run.elapsed + time.time() - run.t0   # training time, across resumes
 
-def eval_loss(m, val_data, params):
-    """Mean loss per character on held-out data (None if stopped): h carried across chunks as in training,
-    or per_line from a zero state for each name."""
-    h, total = m.zero_state(), 0.0
-    chunks = val_data if m.per_line else [val_data[i:i + m.seq_length + 1]
-                                          for i in range(0, len(val_data) - 1, m.seq_length)]
+def held_out(run, final=False):
+    """Every eval_every iterations and at the end (once an iteration), the mean loss per character of the
+    held-out data on stdout: h carried across chunks as in training (per_line: a zero state for each name)."""
+    m, h, total = run.m, run.m.zero_state(), 0.0
+    if run.val_data is None or run.val_iter == run.n or run.n % m.eval_every and not final:
+        return
+    chunks = run.val_data if m.per_line else [run.val_data[i:i + m.seq_length + 1]
+                                              for i in range(0, len(run.val_data) - 1, m.seq_length)]
     for chunk in chunks:
         if stop:
-            return None
-        loss, hs, _ = m.forward(chunk[:-1], chunk[1:], m.zero_state() if m.per_line else h, params)
+            return                               # a signal: evaluated again on resume
+        loss, hs, _ = m.forward(chunk[:-1], chunk[1:], m.zero_state() if m.per_line else h, run.params)
         total, h = total + float(loss), hs[..., -1, :]
-    return total / sum(len(chunk) - 1 for chunk in chunks)
-
-def held_out(run, final=False):
-    """The held-out loss every eval_every iterations and at the end (once an iteration), on stdout."""
-    if run.val_data is None or run.val_iter == run.n or run.n % run.m.eval_every and not final:
-        return
-    val = eval_loss(run.m, run.val_data, run.params)
-    if val is not None:
-        run.val_loss, run.val_iter = val, run.n
-        say(f'iter {run.n}, held-out loss: {val:.4f} nats/char, {val / np.log(2):.4f} bits/char')
+    val = run.val_loss = total / sum(len(chunk) - 1 for chunk in chunks)
+    run.val_iter = run.n
+    say(f'iter {run.n}, held-out loss: {val:.4f} nats/char, {val / np.log(2):.4f} bits/char')
 
 def log_row(run, grads=None):
-    """A row of the loss log (one an iteration: the last one wins); with the gradient, its norm before clipping
-    and the fraction of its entries clipping changes, and speed and time left on stderr."""
+    """A row of the loss log (one an iteration: the last one wins); with the gradient, its norm before
+    clipping and the fraction of its entries clipping changes, and speed and time left on stderr."""
     m, health = run.m, ','
     if grads:                                    # printing iterations only: two passes over the gradient
         norm = math.sqrt(sum(np.square(g, dtype=np.float64).sum() for g in grads))
@@ -426,32 +366,31 @@ def finish(run):
         sys.exit(128 + stop[0])
 
 # -----------------------------------------------------------------------------
-# sampling a saved model: --generate and --lines, and the tools' load_model
+# sampling a saved model: --generate and --lines; and the tools' load_model
 def generate_text(run):
-    """--generate=N characters or --lines=K lines from the saved model, after --prime; a per_line model's
-    are names, each from a zero state fed a newline and the prime. The output ends with a newline."""
+    """--generate=N characters or --lines=K lines from the saved model after --prime (per_line: names, each
+    from a zero state fed a newline and the prime), ending with a newline."""
     m = run.m
-    note(f'sampling {m.checkpoint_path} at iteration {run.n} (trained on {run.trained_on})')
+    note(f'sampling {m.checkpoint_path} at iteration {run.n} (trained on {run.config.get("input_file")})')
     params, ix_of = m.unflatten(run.theta, len(run.chars)), {ch: i for i, ch in enumerate(run.chars)}
     for ch in m.prime:
         if ch not in ix_of:
             fail(f"--prime has {ch!r}, which is not in the model's vocabulary")
     if m.lines and '\n' not in ix_of:
         fail('--lines needs a newline in the vocabulary')
-    # without a prime, from a zero state fed a newline (or, if the text has none, its first symbol)
+    # from a zero state fed a newline (or, if the text has none, its first symbol), then the prime
     start = [ix_of.get('\n', 0)] * (m.per_line or not m.prime) + [ix_of[ch] for ch in m.prime]
-    h0 = h = m.forward(start[:-1], start[1:], m.zero_state(), params)[1][..., -1, :]   # after the prime
+    h = m.forward(start[:-1], start[1:], m.zero_state(), params)[1][..., -1, :]   # after the prime
     ix, rng = start[-1], np.random.default_rng(m.seed)
     last = '' if m.per_line else m.prime         # what was written last
     left, todo = m.generate or MAX_LINE * m.lines, m.lines - last.count('\n') if m.lines else sys.maxsize
-    piece_length = max(1, min(10000, 2**22 // len(run.chars)))   # its noise: at most 32 MB, any vocabulary
     sys.stdout.write(last)
     while left > 0 and todo > 0:                 # in pieces: any length in little memory
         if m.per_line:
-            name = m.sample(h0, start[-1], m.sample_length, params, rng, m.temperature, start[0])[0]   # from h0
+            name = m.sample_names(1, start, params, rng, m.temperature)[0]   # from a zero state fed start
             piece = m.prime + ''.join(run.chars[i] for i in name) + '\n'
-        else:
-            ixes, h = m.sample(h, ix, min(left, piece_length), params, rng, m.temperature)
+        else:                                    # a piece's noise is at most 32 MB, whatever the vocabulary
+            ixes, h = m.sample(h, ix, min(left, 10000, 2**22 // len(ix_of) + 1), params, rng, m.temperature)
             piece, ix = ''.join(run.chars[i] for i in ixes), ixes[-1]
         parts = piece[:left].split('\n')
         piece = '\n'.join(parts[:todo]) + ('\n' if len(parts) > todo else '')
@@ -460,50 +399,39 @@ def generate_text(run):
     print('' if last.endswith('\n') else '\n', end='', flush=True)
 
 def load_model(path):
-    """For the tools: the script that wrote checkpoint path (a file beside this one), set up as the checkpoint
-    records (float64), and the run record (theta, params, chars, n, config). Quiet; every check is the one
-    sampling makes, its message named after the tool."""
+    """For the tools: the script that wrote checkpoint path (one beside this file), set up as the checkpoint
+    records (float64), and its run record (params, chars, n, config...). Quiet; the checks are sampling's."""
     global prog
-    prog = os.path.basename(sys.argv[0])
-    try:
-        with zipfile.ZipFile(path) as z:
-            script = json.loads(str(member(z, 'meta', lambda shape, dtype: shape == () and dtype.kind == 'U'
-                                           and dtype.itemsize <= 2**26)))['script']
-    except FileNotFoundError:
-        fail(f'no checkpoint at {path}')
-    except Exception as e:
-        fail(f'{path} is not a checkpoint of min_char_rnn.py or rnn3.py ({type(e).__name__}: {e})')
-    file = os.path.join(os.path.dirname(os.path.abspath(__file__)), str(script))
-    if not re.fullmatch(r'[\w-]+\.py', str(script)) or script == 'harness.py' or not os.path.isfile(file):
-        fail(f'{path} was written by {script!r}, which is not a script beside harness.py')
-    spec = importlib.util.spec_from_file_location(script[:-3], file)
-    m = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(m)
-    run = SimpleNamespace(m=m, lock=None, handlers={})
-    settings(m, [f'--checkpoint_path={path}', '--generate=1', '--dtype=float64'], run)
-    run.params = m.unflatten(run.theta, len(run.chars))
-    return m, run
+    run, prog = SimpleNamespace(script=None, lock=None, handlers={}), os.path.basename(sys.argv[0])
+    load_checkpoint(run, path)                   # the script it names: a file beside this one
+    file = os.path.join(os.path.dirname(os.path.abspath(__file__)), str(run.script))
+    if not re.fullmatch(r'[\w-]+\.py', str(run.script)) or not os.path.isfile(file) or file == __file__:
+        fail(f'{path} was written by {run.script!r}, which is not a script beside harness.py')
+    spec = importlib.util.spec_from_file_location(run.script[:-3], file)
+    run.m = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(run.m)
+    settings(run.m, [f'--checkpoint_path={path}', '--generate=1', '--dtype=float64'], run)
+    run.params = run.m.unflatten(run.theta, len(run.chars))
+    return run.m, run
 
 # -----------------------------------------------------------------------------
 def main(m, argv=None):
     """Run script m as its command line (argv, else sys.argv) asks: train it (m.train) or sample its model."""
     global prog
-    prog = os.path.basename(m.__file__)
+    prog, run = os.path.basename(m.__file__), SimpleNamespace(m=m, stop=stop, lock=None, handlers={})
     np.seterr(all='ignore')                      # a non-finite loss is caught and reported by train
     with contextlib.suppress(AttributeError):    # what stdout's encoding cannot hold, as \x.. escapes
         sys.stdout.reconfigure(errors='backslashreplace')
-    run, sampling = SimpleNamespace(m=m, stop=stop, lock=None, handlers={}), False
     stop.clear()
     try:
         settings(m, sys.argv[1:] if argv is None else argv, run)
-        sampling = m.generate or m.lines
-        generate_text(run) if sampling else m.train(run)
+        generate_text(run) if m.generate or m.lines else m.train(run)
     except KeyboardInterrupt:
         sys.exit(130)
     except OSError as e:
-        if e.filename is None and e.errno in (errno.EPIPE, errno.EIO):   # stdout gone: | head, terminal closed
+        if e.filename is None and e.errno in (errno.EPIPE, errno.EIO):   # stdout gone: | head, a closed tty
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            if not sampling and hasattr(run, 't0'):   # train prints after an iteration is whole: save it
+            if hasattr(run, 't0'):               # train prints once an iteration is whole: save that
                 stop.append(signal.SIGPIPE)
                 finish(run)
             sys.exit(1)

@@ -45,6 +45,12 @@ def load_data(path):
     char_to_ix[[ord(ch) for ch in chars]] = np.arange(len(chars))
     return char_to_ix[np.frombuffer(text.encode('utf-32-le'), np.uint32)], chars
 
+def split_lines(data, nl):
+    """per_line: each non-empty line as newline + line + newline (the newline starts and ends a name)."""
+    ends = np.flatnonzero(np.append(data, nl) == nl)
+    starts = np.append(-1, ends[:-1])
+    return [np.concatenate(([nl], data[a + 1:b], [nl])) for a, b in zip(starts, ends) if b > a + 1]
+
 @functools.lru_cache(maxsize=1)
 def line_order(seed, epoch, count):
     """per_line: the order of the lines in pass `epoch` over them, seeded and reshuffled every pass."""

@@ -105,7 +105,7 @@ def test_the_table_has_a_row_per_k_and_a_norm_and_ratio_per_layer(script, traine
     (['CK', '--out=reach.txt'], '--out is the figure to write'),
     (['CK', '--bogus=1'], "unknown option '--bogus=1'"),
     (['CK', '--text=missing.txt'], 'cannot read missing.txt as UTF-8 text'),
-    (['README.md'], 'is not a checkpoint'),
+    (['README.md'], 'is not a usable saved model checkpoint (BadZipFile: File is not a zip file)'),
 ])
 def test_bad_input_is_one_line_error(args, message, trained):
     ck = trained['min_char_rnn.py']

@@ -24,7 +24,7 @@ def test_each_line_becomes_newline_line_newline(script):
     nl = chars.index('\n')
     want = [[nl, chars.index('a'), chars.index('b'), nl], [nl, chars.index('c'), chars.index('d'), nl],
             [nl, chars.index('e'), nl]]
-    assert [list(s) for s in harness.split_lines(data, nl)] == want
+    assert [list(s) for s in m.split_lines(data, nl)] == want
 
 
 @pytest.mark.parametrize('script', SCRIPTS)

@@ -102,7 +102,7 @@ def test_help_lists_every_hyperparameter_with_its_default_and_comment(script, fl
     m = load_script(script)
     assert r.stdout.startswith(m.__doc__.strip()), 'the help begins with what the script is'
     source = open(os.path.join(ROOT, script)).read()
-    names = harness.setting_names(m)
+    names = [name for _, name, _ in harness.read_block(m) if name]
     assert names and 'per_line' in names
     for name in names:
         comment = re.search(rf'^{name} = .*?(?:# (.*))?$', source, re.M).group(1)
