@@ -184,7 +184,7 @@ def load_checkpoint(run, path):
     return dict(per_line=False) | meta['config']
 
 def restore(run):
-    """Weights, Adagrad's memory, hprev, the log's rows from the checkpoint: each read once its header fits."""
+    """Weights, Adagrad's memory, hprev and log rows from the checkpoint, each read once its header fits."""
     m, V, path = run.m, len(run.chars), run.m.checkpoint_path
     want = dict(m.shapes(V), **{'m' + k: s for k, s in m.shapes(V).items()}, hprev=m.zero_state().shape)
     fits_memory(m, V)
