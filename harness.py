@@ -108,7 +108,7 @@ def settings(m, argv, run):
         fail('--resume=True trains, --generate and --lines sample: give one of them' if resuming else
              '--prime and --temperature are for sampling a saved model: add --generate=N or --lines=K')
     run.path = os.path.realpath(path)            # the files by their real path, whatever links lead there
-    run.log_path = os.path.splitext(run.path)[0] + '.csv'
+    run.log_path, run.lock_path = os.path.splitext(run.path)[0] + '.csv', run.path + '.lock'
     if not sampling:
         lock(run, path)
     record = load_checkpoint(run, path) if resuming or sampling else {}
@@ -134,7 +134,6 @@ def lock(run, path):
     """Lock the checkpoint's real path + .lock while the run lasts (the system drops the lock when the process
     ends, even by kill -9): a second run on it, by any name, is refused. A killed run's *.tmp files go."""
     os.makedirs(os.path.dirname(run.path), exist_ok=True)
-    run.lock_path = run.path + '.lock'
     while run.lock is None:
         fd = os.open(run.lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
         try:
@@ -242,7 +241,7 @@ def save_checkpoint(run):
                   meta=np.array(json.dumps(meta)))
     arrays.update(('m' + k, x) for k, x in zip(m.shapes(V), m.unflatten(run.mem, V)))
     for path, write in [(run.path, lambda f: np.savez(f, **arrays)), (run.log_path, lambda f: f.write(log))]:
-        tmp = f'{path}.{os.urandom(6).hex()}.tmp'
+        tmp, f = f'{path}.{os.urandom(6).hex()}.tmp', None
         try:
             with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666), 'wb') as f:
                 with contextlib.suppress(FileNotFoundError):
@@ -252,8 +251,9 @@ def save_checkpoint(run):
                 os.fsync(f.fileno())
             os.replace(tmp, path)
         except OSError as e:
-            with contextlib.suppress(OSError):
-                os.remove(tmp)
+            if f:                                # a file this run made (not one planted at its name)
+                with contextlib.suppress(OSError):
+                    os.remove(tmp)
             fail(f'cannot write {path}: {e.strerror}; the previous one is untouched')
 
 # -----------------------------------------------------------------------------
@@ -389,8 +389,8 @@ def generate_text(run):
         if m.per_line:
             name = m.sample_names(1, start, params, rng, m.temperature)[0]   # from a zero state fed start
             piece = m.prime + ''.join(run.chars[i] for i in name) + '\n'
-        else:                                    # a piece's noise is at most 32 MB, whatever the vocabulary
-            ixes, h = m.sample(h, ix, min(left, 10000, 2**22 // len(ix_of) + 1), params, rng, m.temperature)
+        else:                                    # a piece's noise: at most 8 MB, whatever the vocabulary
+            ixes, h = m.sample(h, ix, min(left, 10000, 2**20 // len(ix_of) + 1), params, rng, m.temperature)
             piece, ix = ''.join(run.chars[i] for i in ixes), ixes[-1]
         parts = piece[:left].split('\n')
         piece = '\n'.join(parts[:todo]) + ('\n' if len(parts) > todo else '')

@@ -165,6 +165,26 @@ def small_args(script, tmp_path, *extra, text=TEXT):
             f'--checkpoint_path={tmp_path / "out" / "ck.npz"}', *extra]
 
 
+def ck_meta(path):
+    """A checkpoint's record (its JSON 'meta')."""
+    with np.load(path, allow_pickle=False) as ck:
+        return json.loads(str(ck['meta']))
+
+
+def rewrite_record(path, **changes):
+    """A checkpoint's record with some fields changed, as a crafted or damaged file would have it."""
+    with np.load(path, allow_pickle=False) as ck:
+        arrays = {k: ck[k] for k in ck.files}
+    arrays['meta'] = np.array(json.dumps(dict(json.loads(str(arrays['meta'])), **changes)))
+    np.savez(path, **arrays)
+
+
+def listing(folder):
+    """Every file and folder under folder, with each file's bytes."""
+    return {os.path.relpath(os.path.join(d, f), folder): open(os.path.join(d, f), 'rb').read() if f in files else None
+            for d, dirs, files in os.walk(folder) for f in dirs + files}
+
+
 def loss_lines(stdout):
     """(iteration, printed loss) for every line in the paper's format."""
     return [(int(m.group(1)), float(m.group(2)))

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from common import ROOT, SCRIPTS, TEXT, load_tool, random_model, run_script, small_args, split_layers
+from common import ROOT, SCRIPTS, TEXT, ck_meta, load_tool, random_model, run_script, small_args, split_layers
 
 LAYERS = {'min_char_rnn.py': 1, 'rnn3.py': 3}
 
@@ -153,6 +153,7 @@ def test_loss_vs_size_counts_the_weights_and_gives_the_last_held_out_loss(sizes,
         script = row[0].strip()
         assert int(row[2].replace(',', '')) == want[script] and int(row[3].replace(',', '')) == 40
         assert float(row[4]) == pytest.approx(sizes[script][1], abs=1e-4)
+        assert float(row[5]) == pytest.approx(ck_meta(sizes[script][0])['smooth_loss'] / 25, abs=1e-4), 'per character'
     assert [int(row[2].replace(',', '')) for row in rows] == sorted(want.values()), 'rows by size'
 
 

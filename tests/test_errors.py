@@ -45,6 +45,11 @@ def test_bad_command_line_is_one_line_error(script, args, message, tmp_path, cap
     assert_clean_error(run_in_process(capsys, script, *args, cwd=tmp_path), message)
 
 
+def test_zero_layers_is_one_line_error(tmp_path, capsys):
+    assert_clean_error(run_in_process(capsys, 'rnn3.py', '--num_layers=0', cwd=tmp_path),
+                       '--num_layers must be a whole number >= 1, got 0')
+
+
 @pytest.mark.parametrize('script', SCRIPTS)
 @pytest.mark.parametrize('args, message', [BAD_ARGUMENTS[0], BAD_ARGUMENTS[-2]])
 def test_bad_command_line_in_a_real_process_exits_1_with_one_line_and_no_traceback(script, args, message, tmp_path):

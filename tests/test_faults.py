@@ -1,31 +1,18 @@
 """The traps of issue 17, each closed: a second terminal, bad checkpoint paths, sampling options without
 sampling, a finished run, hang-up, full disk, kill -9 mid-save, edited records and settings, a huge vocabulary."""
-import json
 import os
 import pty
 import shutil
 import signal
 import subprocess
 import sys
-import time
 import tracemalloc
 
 import numpy as np
 import pytest
 
-from common import (ROOT, SCRIPTS, TEXT, assert_clean_error, edited_script, load_script, run_main, run_path,
-                    run_in_process, run_script, small_args, start_script, without_elapsed, write_text)
-
-
-def ck_meta(path):
-    with np.load(path, allow_pickle=False) as ck:
-        return json.loads(str(ck['meta']))
-
-
-def listing(folder):
-    """Every file and folder under folder, with each file's bytes."""
-    return {os.path.relpath(os.path.join(d, f), folder): open(os.path.join(d, f), 'rb').read() if f in files else None
-            for d, dirs, files in os.walk(folder) for f in dirs + files}
+from common import (ROOT, SCRIPTS, TEXT, assert_clean_error, ck_meta, edited_script, listing, load_script, rewrite_record,
+                    run_main, run_path, run_in_process, run_script, small_args, start_script, without_elapsed, write_text)
 
 
 @pytest.mark.parametrize('script', SCRIPTS)
@@ -185,27 +172,22 @@ def test_a_full_disk_ends_the_run_in_one_line_and_the_last_checkpoint_is_whole(s
 
 @pytest.mark.parametrize('script', SCRIPTS)
 def test_kill_9_while_saving_leaves_a_whole_checkpoint_and_the_run_resumes(script, tmp_path):
+    """Each kill lands while a checkpoint or log is being written: once a temporary file of the run's is seen."""
     args = small_args(script, tmp_path, '--checkpoint_every=1', '--print_every=100000', '--hidden_size=64')
-    rng = np.random.default_rng(0)
-    for _ in range(3):
-        proc = start_script(script, args + ['--max_iters=1000000'] + (['--resume=True'] if _ else []))
-        time.sleep(0.7 + rng.uniform(0, 0.3))
+    out, n = tmp_path / 'out', 0
+    for k in range(3):
+        proc = start_script(script, args + ['--max_iters=1000000'] + (['--resume=True'] if k else []))
+        while not (out / 'ck.npz').exists() or ck_meta(out / 'ck.npz')['n'] <= n + 1:   # this run has saved
+            pass
+        while not any(f.endswith('.tmp') for f in os.listdir(out)):                      # and saves again
+            pass
         proc.kill()
         proc.wait()
-        n = ck_meta(tmp_path / 'out' / 'ck.npz')['n']
-        assert n > 0
+        assert ck_meta(out / 'ck.npz')['n'] > n
+        n = ck_meta(out / 'ck.npz')['n']
     r = run_script(script, *args, '--resume=True', f'--max_iters={n + 3}')
     assert r.returncode == 0, r.stderr
     assert not list((tmp_path / 'out').glob('*.tmp')) and sorted(os.listdir(tmp_path / 'out')) == ['ck.csv', 'ck.npz']
-
-
-def rewrite_record(path, **changes):
-    with np.load(path, allow_pickle=False) as ck:
-        arrays = {k: ck[k] for k in ck.files}
-    meta = json.loads(str(arrays['meta']))
-    meta.update(changes)
-    arrays['meta'] = np.array(json.dumps(meta))
-    np.savez(path, **arrays)
 
 
 @pytest.mark.parametrize('script', SCRIPTS)
@@ -241,6 +223,17 @@ def test_resuming_on_a_changed_text_with_the_same_vocabulary_is_reported(script,
     write_text(tmp_path, TEXT[::-1])
     r = run_script(script, *args, '--resume=True', '--max_iters=25')
     assert r.returncode == 0 and 'is not the text' in r.stderr and 'was trained on' in r.stderr
+
+
+@pytest.mark.parametrize('script', SCRIPTS)
+def test_a_checkpoint_that_has_no_text_hash_resumes_on_another_text_without_a_warning(script, tmp_path):
+    """A checkpoint written before the text's hash was kept in it cannot tell: nothing is said."""
+    args = small_args(script, tmp_path, '--max_iters=20')
+    assert run_script(script, *args).returncode == 0
+    rewrite_record(tmp_path / 'out' / 'ck.npz', text_sha256=None)
+    write_text(tmp_path, TEXT[::-1])
+    r = run_script(script, *args, '--resume=True', '--max_iters=25')
+    assert r.returncode == 0 and 'resuming' in r.stderr and 'warning' not in r.stderr, r.stderr
 
 
 @pytest.mark.parametrize('script', SCRIPTS)

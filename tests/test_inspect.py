@@ -1,5 +1,6 @@
 """tools/inspect_text.py: its numbers against the oracle, the page, bad input, and a real browser (if any)."""
 import base64
+import html
 import os
 import re
 import shutil
@@ -31,6 +32,19 @@ def trained(tmp_path_factory):
     return out
 
 
+def oracle_reading(script, params, chars, text):
+    """The oracle fed the text a character at a time from a zero state: each step's states (layers, units) and
+    p_t, the distribution of the next character."""
+    Wxh, Whh, bh, Why, by = split_layers(script, params)
+    h = np.zeros((len(Whh), Whh[0].shape[0]))
+    for ch in text:
+        *_, last = oracle_lossFun([chars.index(ch)], [0], h, Wxh, Whh, [b.reshape(-1, 1) for b in bh], Why,
+                                  by.reshape(-1, 1))
+        h = np.array([x.ravel() for x in last])
+        y = Why.dot(h[-1]) + by
+        yield h, np.exp(y - y.max()) / np.exp(y - y.max()).sum()
+
+
 @pytest.mark.parametrize('script', SCRIPTS)
 def test_probabilities_top_five_and_activations_equal_the_oracle_read_a_character_at_a_time(script, trained):
     t = tool()
@@ -38,19 +52,37 @@ def test_probabilities_top_five_and_activations_equal_the_oracle_read_a_characte
     params, chars = run.params, run.chars
     text = (SPEECH + TEXT)[:80]
     probs, top, acts = t.inspect(m, params, chars, text)
-    Wxh, Whh, bh, Why, by = split_layers(script, params)
-    h = np.zeros((len(Whh), Whh[0].shape[0]))
-    for j, ch in enumerate(text):
-        *_, last = oracle_lossFun([chars.index(ch)], [0], h, Wxh, Whh, [b.reshape(-1, 1) for b in bh], Why,
-                                  by.reshape(-1, 1))
-        h = np.array([x.ravel() for x in last])
+    for j, (h, p) in enumerate(oracle_reading(script, params, chars, text)):
         np.testing.assert_allclose(acts[:, j], h, rtol=0, atol=1e-10)
-        y = Why.dot(h[-1]) + by
-        p = np.exp(y - y.max()) / np.exp(y - y.max()).sum()
         if j + 1 < len(text):
             assert abs(probs[j + 1] - p[chars.index(text[j + 1])]) < 1e-10
             assert [c for c, _ in top[j + 1]] == [chars[i] for i in np.argsort(-p)[:5]]
-    assert probs[0] is None and acts.shape == (len(Whh), len(text), Whh[0].shape[0])
+    assert probs[0] is None and acts.shape == (len(h), len(text), h.shape[1])
+
+
+@pytest.mark.parametrize('script', SCRIPTS)
+def test_the_mean_loss_printed_is_in_nats_per_predicted_character(script, trained, tmp_path):
+    text = (SPEECH + TEXT)[:120]
+    (tmp_path / 'text.txt').write_text(text)
+    r = subprocess.run([sys.executable, TOOL, str(trained[script]), str(tmp_path / 'text.txt'),
+                        f'--out={tmp_path / "p.html"}'], capture_output=True, text=True)
+    m, run = harness.load_model(str(trained[script]))
+    p = [p[run.chars.index(text[j + 1])] for j, (_, p) in enumerate(oracle_reading(script, run.params, run.chars,
+                                                                                        text[:-1]))]
+    assert r.returncode == 0 and f'mean loss {-np.mean(np.log(p)):.4f} nats/char' in r.stdout, r.stdout
+
+
+def test_the_page_shows_markup_in_the_text_as_text(tmp_path):
+    """A text of <script>, & and quotes: the page holds one script (its own), and every title stays whole."""
+    markup = '<script>alert("x & y")</script> \'q\'\n'
+    args = small_args('min_char_rnn.py', tmp_path, '--max_iters=5', '--hidden_size=4', text=markup * 20)
+    assert run_script('min_char_rnn.py', *args).returncode == 0
+    r = subprocess.run([sys.executable, TOOL, str(tmp_path / 'out' / 'ck.npz'), '--chars=100',
+                        f'--out={tmp_path / "p.html"}'], capture_output=True, text=True)
+    page = (tmp_path / 'p.html').read_text(encoding='utf-8')
+    assert r.returncode == 0 and page.count('<script') == 1 and '<script>alert' not in page, r.stderr
+    spans = re.findall(r'<span title="([^"<>]*)">([^<>"]*)</span>', page)
+    assert len(spans) == 100 and ''.join(html.unescape(ch) for _, ch in spans) == (markup * 20)[:100]
 
 
 def test_properties_of_a_hand_built_text():

@@ -83,19 +83,40 @@ def test_sample_at_near_zero_temperature_is_the_oracles_argmax_decoding_from_h(s
     assert len(set(ixes)) > 4
 
 
+def random_weights(path, scale, **set_to):
+    """A checkpoint's weights and biases (not Adagrad's memory) made random (randn * scale), or set as given."""
+    rng = np.random.default_rng(9)
+    with np.load(path, allow_pickle=False) as ck:
+        arrays = {k: ck[k] for k in ck.files}
+    for k in arrays:
+        if k[0] in 'Wb':
+            arrays[k] = set_to[k] if k in set_to else rng.standard_normal(arrays[k].shape) * scale
+    np.savez(path, **arrays)
+
+
+@pytest.mark.parametrize('script', SCRIPTS)
+@pytest.mark.parametrize('how', ['--generate=30', '--lines=2'])
+def test_sampling_uses_the_dtype_the_checkpoint_records(script, how, tmp_path, capsys):
+    """A float64 model sampled by a script whose top says float32 (and by one told --dtype=float32)."""
+    args = small_args(script, tmp_path, '--max_iters=1')
+    run_main(load_script(script), args + ['--dtype=float64'])
+    for given, want in ([], np.float64), (['--dtype=float32'], np.float32):
+        m, seen = load_script(script), set()
+        sample = m.sample
+        m.sample = lambda h, ix, n, params, *a: seen.update([h.dtype, *(p.dtype for p in params)]) or sample(
+            h, ix, n, params, *a)
+        run_main(m, args + [how, *given])
+        assert seen == {np.dtype(want)}, seen
+
+
 @pytest.mark.parametrize('script', SCRIPTS)
 def test_generate_after_a_prime_continues_from_the_state_the_prime_leaves(script, tmp_path, capsys):
     """--temperature near 0 makes sampling argmax decoding, which the oracle can redo; the saved weights
     are made random first, so that a wrong state after the prime changes what is generated."""
     args = small_args(script, tmp_path, '--max_iters=1', '--dtype=float64')
     run_main(load_script(script), args)
-    path, rng = tmp_path / 'out' / 'ck.npz', np.random.default_rng(9)
-    with np.load(path, allow_pickle=False) as ck:
-        arrays = {k: ck[k] for k in ck.files}
-    for k in arrays:
-        if k[0] in 'Wb':                                    # weights and biases, not m* (Adagrad) or meta
-            arrays[k] = rng.standard_normal(arrays[k].shape) * 0.8
-    np.savez(path, **arrays)
+    path = tmp_path / 'out' / 'ck.npz'
+    random_weights(path, 0.8)
     capsys.readouterr()
     m = load_script(script)
     run_main(m, args + ['--generate=40', '--prime=the qu', '--temperature=1e-9'])
@@ -104,6 +125,24 @@ def test_generate_after_a_prime_continues_from_the_state_the_prime_leaves(script
     prime_ix = [meta['chars'].index(ch) for ch in 'the qu']
     want = ''.join(meta['chars'][ix] for ix in greedy_oracle(script, params, prime_ix, 40))
     assert text == 'the qu' + want + '\n' and len(set(want)) > 3
+
+
+@pytest.mark.parametrize('script', SCRIPTS)
+@pytest.mark.parametrize('args, want', [(['--lines=3'], 'a\na\na\n'),
+                                        (['--lines=2', '--prime=a\n'], 'a\na\n'),      # the prime's line counts
+                                        (['--generate=6', '--lines=3'], 'a\na\na\n'),  # a piece of exactly 3 lines
+                                        (['--generate=5', '--lines=3'], 'a\na\na\n'),
+                                        (['--generate=3'], 'a\na\n')])
+def test_lines_ends_after_exactly_k_lines_counting_those_of_the_prime(script, args, want, tmp_path, capsys):
+    """A hand-made model that after 'a' says a newline and after a newline 'a', one unit a layer."""
+    common = small_args(script, tmp_path, '--max_iters=1', '--hidden_size=1', text='a\n' * 50)
+    run_main(load_script(script), common)
+    path = tmp_path / 'out' / 'ck.npz'
+    random_weights(path, 0, Wxh=np.array([[-3.0, 3.0]]), Wxh2=np.array([[3.0]]), Wxh3=np.array([[3.0]]),
+                   Why=np.array([[10.0], [-10.0]]))
+    capsys.readouterr()
+    run_main(load_script(script), common + args + ['--temperature=1e-9'])
+    assert capsys.readouterr().out == want
 
 
 @pytest.mark.parametrize('script', SCRIPTS)

@@ -5,7 +5,7 @@ import os
 import numpy as np
 import pytest
 
-from common import (ROOT, harness, SCRIPTS, assert_clean_error, load_script, run_main, loss_lines, oracle_for_script, oracle_update,
+from common import (ROOT, SCRIPTS, assert_clean_error, load_script, run_main, loss_lines, oracle_for_script, oracle_update,
                     record_lossFun, run_script, saved_params, script_params, small_args)
 
 NAMES = 'helium\nneon\n\nargon\nkrypton\nxenon\nradon\noganesson\n'      # one empty line, skipped
@@ -97,6 +97,21 @@ def test_lines_samples_names_that_begin_with_the_prime(script, tmp_path):
     r = run_script(script, *args, '--lines=6', '--prime=ar')
     names = r.stdout.split('\n')
     assert r.returncode == 0 and len(names) == 7 and names[-1] == '' and all(n.startswith('ar') for n in names[:-1])
+
+
+@pytest.mark.parametrize('script', SCRIPTS)
+def test_a_name_after_a_prime_ends_at_the_newline_not_at_the_primes_last_character(script, tmp_path, capsys):
+    """A model made to say 'r' after anything: each name is the prime, then 'r' up to sample_length."""
+    args = per_line_args(script, tmp_path, '--max_iters=1', '--sample_length=7', text='ar\nbr\n')
+    run_main(load_script(script), args)
+    path = tmp_path / 'out' / 'ck.npz'
+    with np.load(path, allow_pickle=False) as ck:
+        arrays = {k: ck[k] * 0 if k[0] in 'Wb' else ck[k] for k in ck.files}
+    arrays['by'][sorted(set('ar\nbr\n')).index('r')] = 50.0
+    np.savez(path, **arrays)
+    capsys.readouterr()
+    run_main(load_script(script), args + ['--lines=3', '--prime=ar'])
+    assert capsys.readouterr().out == 'arrrrrrrr\n' * 3
 
 
 BAD_NAME_FILES = [('\n\n\n', 'has no non-empty line'), ('x' * 1001 + '\nab\n', 'a line of 1001 characters')]

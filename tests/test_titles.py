@@ -63,10 +63,10 @@ def test_a_missing_package_a_bad_tarball_and_bad_options_are_one_line(tmp_path):
 
 def test_novelty_counts_new_trained_and_held_out_samples(tmp_path):
     tool = os.path.join(ROOT, 'tools', 'novelty.py')
-    (tmp_path / 'list.txt').write_text('a\nb\nc\nd\ne\nf\ng\nh\ni\nj\n')          # 10 names: i, j held out at 0.2
-    (tmp_path / 's.txt').write_text('a\nb\nzz\nj\ni\nj\nyy\n')
+    (tmp_path / 'list.txt').write_text('a\nb\nc\nd\ne\nf\ng\nh\ni\nj\nb\n')    # 11 names: j, b held out at 0.2
+    (tmp_path / 's.txt').write_text('a\nb\nzz\nj\ni\nj\nyy\n')                    # b: in both parts
     r = run(tool, str(tmp_path / 's.txt'), str(tmp_path / 'list.txt'), '--val_fraction=0.2')
-    assert r.stdout.strip() == '7 samples: 2 new, 2 in the training part, 3 only in the held-out part (10 names, 2 held out)'
+    assert r.stdout.strip() == '7 samples: 2 new, 3 in the training part, 2 only in the held-out part (11 names, 2 held out)'
     for args in ([str(tmp_path / 's.txt')], [str(tmp_path / 's.txt'), 'missing.txt'], ['a', 'b', '--val_fraction=2']):
         bad = run(tool, *args)
         assert bad.returncode == 1 and bad.stderr.count('\n') == 1 and 'novelty.py: error' in bad.stderr

@@ -37,9 +37,22 @@ def read_text(run, text_file, n, default=1000):
         fail(f'cannot read {path} as UTF-8 text ({getattr(e, "strerror", None) or e})')
     if not text_file and run.config.get('val_fraction'):
         text = text[len(text) - int(len(text) * run.config['val_fraction']):]
-    if n and n > len(text):
-        fail(f'--chars={n}, but {path} has {len(text)} characters here')
+    if n and n > len(text) or len(text) < 2:
+        fail(f'--chars={n}, but {path} has {len(text)} characters here' if n else
+             f'{path} has {len(text)} characters here; a model needs at least 2 to predict one')
     return text[:n or default]
+
+
+def forward_pieces(m, params, codes):
+    """The script's own forward pass (eq. (26)-(28)) over codes from a zero state, in pieces whose p_t take at
+    most 8 MB whatever the vocabulary, h carried from one to the next: (first index, the piece's h_t as
+    (layers, steps, units), its p_t) for each piece."""
+    h, step = m.zero_state(), max(1, 2**20 // len(params[-1]))
+    for a in range(0, len(codes), step):
+        piece = codes[a:a + step]
+        _, hs, ps = m.forward(piece, piece, h, params)
+        h = hs[..., -1, :]
+        yield a, hs[..., 1:, :].reshape(-1, len(piece), hs.shape[-1]), ps
 
 
 def pyplot():

@@ -17,7 +17,7 @@ import sys
 
 import numpy as np
 
-from cli import fail, figure_name, harness, parse, pyplot, read_text, save
+from cli import fail, figure_name, forward_pieces, harness, parse, pyplot, read_text, save
 
 WARM_UP = 50                                     # steps from the zero state before the earliest h_{t-k}
 
@@ -26,9 +26,11 @@ def backward(m, params, codes, ts, K):
     """For k = 0..K, yield the list over layers (bottom first) of dJ_t/dh^l_{t-k}, one row per t in ts: the
     total derivative, through layer l at t-k+1 and the layers above at t-k."""
     Wxh, Whh, Why = split(m, params)
-    loss, hs, ps = m.forward(codes[:-1], codes[1:], m.zero_state(), params)
-    hs = hs.reshape(len(Whh), len(codes), -1)    # hs[l, s + 1] = h^l_s, whatever the script
-    dy = ps[ts]
+    hs, dy = [m.zero_state().reshape(len(Whh), 1, -1)], []   # hs[l, s + 1] = h^l_s, whatever the script
+    for a, h, ps in forward_pieces(m, params, codes[:-1]):
+        hs.append(h)
+        dy.append(ps[ts[(ts >= a) & (ts < a + len(ps))] - a])   # p_t at the positions only
+    hs, dy = np.concatenate(hs, axis=1), np.concatenate(dy)
     dy[np.arange(len(ts)), codes[ts + 1]] -= 1   # dJ_t/dy_t = p_t - one_hot(target_t)
     g = [np.zeros((len(ts), hs.shape[2])) for _ in Whh]
     g[-1] = dy.dot(Why)                          # dJ_t/dh^L_t = Why^T dy_t

@@ -18,7 +18,7 @@ import sys
 
 import numpy as np
 
-from cli import fail, harness, parse, read_text
+from cli import fail, forward_pieces, harness, parse, read_text
 
 MAX_CHARS = 20000
 
@@ -30,11 +30,14 @@ def inspect(m, params, chars, text):
     unknown = [ch for ch in text if ch not in ix_of]
     if unknown:
         fail(f"the text has {unknown[0]!r}, which is not in the model's vocabulary")
-    ixes = np.array([ix_of[ch] for ch in text])
-    _, hs, ps = m.forward(ixes, ixes, m.zero_state(), params)    # the script's own eq. (26)-(28)
-    probs = [None] + [float(ps[t, ixes[t + 1]]) for t in range(len(text) - 1)]
-    top = [[]] + [[(chars[i], float(ps[t, i])) for i in np.argsort(-ps[t])[:5]] for t in range(len(text) - 1)]
-    return probs, top, hs[..., 1:, :].reshape(-1, len(text), hs.shape[-1])
+    ixes, probs, top, acts = np.array([ix_of[ch] for ch in text]), [None], [[]], []
+    for a, hs, ps in forward_pieces(m, params, ixes):
+        acts.append(hs)
+        for t, p in enumerate(ps[:len(text) - 1 - a], a):     # p_t: the prediction for character t + 1
+            probs.append(float(p[ixes[t + 1]]))
+            five = np.argpartition(-p, min(5, len(p)) - 1)[:5]
+            top.append([(chars[i], float(p[i])) for i in sorted(five, key=lambda i: (-p[i], i))])
+    return probs, top, np.concatenate(acts, axis=1)
 
 
 def properties(text):

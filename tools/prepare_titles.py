@@ -12,7 +12,9 @@ titles are then shuffled with a fixed seed, so that a held-out tail (--val_fract
 sample and not the end of the alphabet. The file is not committed: the list is derived from IMDb
 data under its own terms. --package_dir reads resources.tar.gz from another folder (the tests).
 """
+import contextlib
 import csv
+import hashlib
 import importlib.util
 import io
 import os
@@ -63,16 +65,20 @@ def main(argv):
     kept = list(dict.fromkeys(t for t in lowered if KEEP.fullmatch(t)))     # in order, each title once
     random.Random(0).shuffle(kept)
     symbols = sorted(set(''.join(kept)) | {'\n'})
-    try:
-        with open(out + '.tmp', 'w', encoding='utf-8') as f:
-            f.write(''.join(title + '\n' for title in kept))
-        os.replace(out + '.tmp', out)
+    data, tmp = ''.join(title + '\n' for title in kept).encode('utf-8'), f'{out}.{os.urandom(6).hex()}.tmp'
+    try:                                     # a new file of its own (never one there, nor through a link), renamed
+        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666), 'wb') as f:
+            f.write(data)
+        os.replace(tmp, out)
     except OSError as e:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
         fail(f'cannot write {out}: {e.strerror}')
     outside = len(lowered) - sum(bool(KEEP.fullmatch(t)) for t in lowered)
     print(f'{len(titles)} titles read; {outside} dropped for a symbol outside a-z 0-9 space \' - : . ,; '
           f'{sum(bool(KEEP.fullmatch(t)) for t in lowered) - len(kept)} repeats dropped; {len(kept)} written to '
-          f'{os.path.relpath(out)} (shuffled, seed 0), {len(symbols)} symbols with the newline: {"".join(symbols)!r}')
+          f'{os.path.relpath(out)} (shuffled, seed 0), {len(symbols)} symbols with the newline: {"".join(symbols)!r}; '
+          f'sha256 {hashlib.sha256(data).hexdigest()}')
 
 
 if __name__ == '__main__':
