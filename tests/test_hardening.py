@@ -177,7 +177,8 @@ def test_ctrl_c_while_numpy_loads_ends_in_silence_with_130(tmp_path):
         '    return real(name, *a, **k)\nbuiltins.__import__ = hook\n')
     for script in SCRIPTS:
         r = subprocess.run([sys.executable, os.path.join(ROOT, script), '--max_iters=5'], capture_output=True,
-                           text=True, env=dict(os.environ, PYTHONPATH=str(tmp_path)), cwd=tmp_path)
+                           text=True, env=dict(os.environ, PYTHONPATH=str(tmp_path)), cwd=tmp_path,
+                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))   # as in a terminal
         assert (r.returncode, r.stdout, r.stderr) == (130, '', ''), r.stderr
 
 

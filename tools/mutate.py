@@ -1,12 +1,13 @@
-"""Mutation testing: seed realistic one-line bugs into each script, count the ones the test suite catches.
+"""Mutation testing: seed realistic one-line bugs into each script and into harness.py, count the ones the test
+suite catches.
 
-usage: python tools/mutate.py [--jobs=2] [--only=SCRIPT] [--area=AREA[,AREA]] [--list]
+usage: python tools/mutate.py [--jobs=2] [--only=FILE] [--area=AREA[,AREA]] [--list]
 
-Each mutant replaces one exact piece of a script (it must occur there exactly once) in a fresh copy of
-the repository, then runs `python -m pytest -x -q tests` there on the tests of that script (ids
-naming the other script are left out). A mutant is killed when that run fails or times out (600 s).
-Prints one line per mutant, then the score per script and per area, and the survivors with the
-reason recorded here for each one that is known to survive (EQUIVALENT or UNTESTED ...).
+Each mutant replaces one exact piece of a file (it must occur there exactly once) in a fresh copy of the
+repository, then runs `python -m pytest -x -q` there on the test files: for a script's mutant, the tests of
+that script (ids naming the other script are left out); for a mutant of harness.py, all of them. A mutant is
+killed when that run fails or times out (600 s). Prints one line per mutant, then the score per file and per
+area, and the survivors with the reason recorded here for each one that is known to survive.
 """
 import concurrent.futures
 import os
@@ -18,15 +19,20 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ORDER = [f'tests/test_{name}.py' for name in     # the quick files that catch most first; every file runs
-         ('gradients', 'loop', 'training', 'names', 'plumbing', 'workflow', 'session', 'errors', 'faults',
-          'discussion', 'inspect')]
+         ('gradients', 'loop', 'training', 'names', 'workflow', 'session', 'errors', 'faults', 'hardening',
+          'discussion', 'inspect', 'titles')]
 BOTH = ('min_char_rnn.py', 'rnn3.py')
+FILES = BOTH + ('harness.py',)
 
-# (scripts, area, piece of the script, what it becomes)
+# (files, area, piece of the file, what it becomes): the model's in the scripts, the rest once in harness.py
+H = ('harness.py',)
 MUTANTS = [
+    # data (the scripts)
     (BOTH, 'data', "chars = sorted(set(text)) or ['\\n']", "chars = sorted(set(text[1:])) or ['\\n']"),
     (BOTH, 'data', 'np.concatenate(([nl], data[a + 1:b], [nl]))', 'np.concatenate(([nl], data[a:b], [nl]))'),
-    (BOTH, 'data', 'if per_line else (seq_length + 1, 2)', 'if per_line else (seq_length + 1, 1)'),
+    (BOTH, 'data', 'for a, b in zip(starts, ends) if b > a + 1]', 'for a, b in zip(starts, ends) if b > a]'),
+    (BOTH, 'data', 'np.random.default_rng([seed, epoch])', 'np.random.default_rng(seed)'),
+    # forward, loss, backward (the scripts)
     (('min_char_rnn.py',), 'forward', 'np.tanh(xh_t + Whh.dot(h_prev), out=h_t)', 'np.tanh(xh_t + Whh.T.dot(h_prev), out=h_t)'),
     (('min_char_rnn.py',), 'forward', 'xh = Wxh.T[inputs] + bh ', 'xh = Wxh.T[inputs] '),
     (('min_char_rnn.py',), 'forward', 'ys = hs[1:].dot(Why.T) + by', 'ys = hs[:-1].dot(Why.T) + by'),
@@ -46,157 +52,195 @@ MUTANTS = [
     (('rnn3.py',), 'backward', 'dh = dhraw.dot(Wxh[l])', 'dh = dhraw.dot(Wxh[l].T)'),
     (('rnn3.py',), 'backward', 'if l == 0 else hs[l - 1, 1:]\n', 'if l == 0 else hs[l, 1:]\n'),
     (('rnn3.py',), 'backward', 'dtanh = 1 - hs[l, 1:] * hs[l, 1:]', 'dtanh = 1 - hs[l, 1:] * hs[l, :-1]'),
+    # clipping and Adagrad, initial weights (the scripts)
     (('min_char_rnn.py',), 'clip+adagrad', 'np.clip(dtheta, -clip, clip, out=dtheta)', 'np.clip(dtheta, -clip, 5, out=dtheta)'),
     (('min_char_rnn.py',), 'clip+adagrad', '    if clip:\n        np.clip(dtheta', '    if True:\n        np.clip(dtheta'),
     (('min_char_rnn.py',), 'clip+adagrad', 'mem += dtheta * dtheta', 'mem += dtheta'),
     (('min_char_rnn.py',), 'clip+adagrad', 'theta -= learning_rate * dtheta / np.sqrt(mem + 1e-8)', 'theta -= learning_rate * dtheta / np.sqrt(mem + 1e-4)'),
     (('rnn3.py',), 'clip+adagrad', 'np.clip(dparam, -clip, clip, out=dparam)', 'np.clip(dparam, -5, 5, out=dparam)'),
     (('rnn3.py',), 'clip+adagrad', '        if clip:\n            np.clip(dparam', '        if True:\n            np.clip(dparam'),
-    (BOTH, 'gradient log', 'np.square(g, dtype=np.float64).sum()', 'np.abs(g).sum()'),
-    (BOTH, 'gradient log', 'np.count_nonzero(abs(g) > clip)', 'np.count_nonzero(abs(g) > 5)'),
-    (BOTH, 'gradient log', "health = f'{norm:.6g},{clipped / sum(g.size for g in grads):.6g}'", "health = f'{norm:.6g},{clipped:.6g}'"),
-    (BOTH, 'gradient log', "            report(run, sample_ix, grads) ", "            report(run, sample_ix) "),
-    (BOTH, 'gradient log', "    run.rows = [row + ',' * (HEADER.count(',') - row.count(',')) for row in run.rows]", "    pass"),
-    (BOTH, 'gradient log', "log[0] in HEADERS", "log[0] == HEADER"),
-    (BOTH, 'settings', "'clip': ('>= 0', lambda v: 0 <= v < math.inf)", "'clip': ('>= 0', lambda v: 0 < v < math.inf)"),
+    (('rnn3.py',), 'clip+adagrad', 'm += dparam * dparam', 'm += dparam'),
+    (('rnn3.py',), 'clip+adagrad', 'param -= learning_rate * dparam / np.sqrt(m + 1e-8)', 'param -= learning_rate * dparam / (m + 1e-8)'),
+    (('min_char_rnn.py',), 'init', "rng.standard_normal(shape) * 0.01 if name[0] == 'W'", "rng.standard_normal(shape) * 0.1 if name[0] == 'W'"),
+    (('rnn3.py',), 'init', "rng.standard_normal(shape) * 0.01 if name[0] == 'W'", "rng.standard_normal(shape) * 0.01 if name[:3] == 'Whh'"),
+    # sampling (the scripts)
     (BOTH, 'sampling', 'noise = -temperature * np.log(-np.log(rng.random((n, len(by)))))', 'noise = -np.log(-np.log(rng.random((n, len(by)))))'),
     (('min_char_rnn.py',), 'sampling', 'h = np.tanh(xh[ix] + Whh.dot(h))', 'h = np.tanh(xh[ix] + Whh.dot(h) + bh)'),
     (('min_char_rnn.py',), 'sampling', 'ixes, ix = [], seed_ix', 'ixes, ix = [], 0'),
     (('rnn3.py',), 'sampling', 'ixes, ix, h = [], seed_ix, h.copy()', 'ixes, ix = [], seed_ix'),
     (('rnn3.py',), 'sampling', 'ix = int((Why.dot(h[-1]) + by + g).argmax())', 'ix = int((Why.dot(h[0]) + by + g).argmax())'),
-    (BOTH, 'sampling', '        if ix == stop_ix:\n            break\n', ''),
-    (BOTH, 'loop', 'if p + seq_length + 1 > len(data):', 'if p + seq_length + 1 >= len(data):'),
-    (BOTH, 'loop', 'np.random.default_rng([seed, epoch])', 'np.random.default_rng(seed)'),
-    (BOTH, 'held-out', 'return total / sum(len(chunk) - 1 for chunk in chunks)', 'return total / sum(len(chunk) for chunk in chunks)'),
-    (BOTH, 'checkpoint', "assert meta['script'] == SCRIPT", "assert meta['script'] or SCRIPT"),
-    (BOTH, 'signals', '        if stop:\n            return None\n', ''),
-    (BOTH, 'signals', 'sys.exit(128 + stop[0])', 'sys.exit(130)'),
-    (BOTH, 'errors', 'if not np.isfinite(loss):', 'if np.isnan(loss):'),
-    (BOTH, 'errors', '    if need > have:', '    if need > 1e15:'),
-    (('min_char_rnn.py',), 'init', "rng.standard_normal(shape) * 0.01 if name[0] == 'W'", "rng.standard_normal(shape) * 0.1 if name[0] == 'W'"),
-    (('rnn3.py',), 'init', "rng.standard_normal(shape) * 0.01 if name[0] == 'W'", "rng.standard_normal(shape) * 0.01 if name[:3] == 'Whh'"),
-    (('rnn3.py',), 'clip+adagrad', 'm += dparam * dparam', 'm += dparam'),
-    (('rnn3.py',), 'clip+adagrad', 'param -= learning_rate * dparam / np.sqrt(m + 1e-8)', 'param -= learning_rate * dparam / (m + 1e-8)'),
     (('rnn3.py',), 'sampling', 'else Wxh[l].dot(h[l - 1]) + bh[l])', 'else Wxh[l].dot(h[l - 1]) + bh[0])'),
+    (BOTH, 'sampling', '        if ix == stop_ix:\n            break\n', ''),
     (BOTH, 'sampling', '        if ix == stop_ix:\n            break\n        ixes.append(ix)', '        ixes.append(ix)\n        if ix == stop_ix:\n            break'),
+    (BOTH, 'sampling', 'params, rng, temperature, start[0])[0] for _ in range(k)]', 'params, rng, temperature, start[-1])[0] for _ in range(k)]'),
+    # the training loop (the scripts)
+    (BOTH, 'loop', 'if p + seq_length + 1 > len(data):', 'if p + seq_length + 1 >= len(data):'),
     (BOTH, 'loop', 'run.hprev, p = zero_state(), 0', 'run.hprev, p = run.hprev, 0'),
     (BOTH, 'loop', 'run.p, run.n = p + seq_length, n + 1', 'run.p, run.n = p + seq_length - 1, n + 1'),
     (BOTH, 'loop', 'run.smooth_loss = run.smooth_loss * 0.999 + float(loss) * 0.001', 'run.smooth_loss = run.smooth_loss * 0.99 + float(loss) * 0.01'),
     (BOTH, 'loop', 'inputs, targets, run.hprev = seq[:-1], seq[1:], zero_state()', 'inputs, targets = seq[:-1], seq[1:]'),
-    (BOTH, 'loop', '        if stop:\n            break ', '        if False:\n            break '),
+    (BOTH, 'loop', '        if run.stop:\n            break ', '        if False:\n            break '),
     (BOTH, 'loop', 'if run.n % checkpoint_every == 0:', 'if n % checkpoint_every == 0:'),
-    (BOTH, 'output', '        stop.append(signal.SIGPIPE)\n', '        pass\n'),
-    (BOTH, 'output', "    sys.exit(f'{SCRIPT}: error: {msg}')", "    sys.exit(f'{SCRIPT}: {msg}')"),
-    (BOTH, 'output', "    say(f'{SCRIPT}: {msg}', sys.stderr)", "    say(f'{SCRIPT}: {msg}')"),
-    (BOTH, 'output', '        print(text, file=stream, flush=True)', '        print(text, file=stream)'),
-    (BOTH, 'settings', "    if not arg.startswith('--') or not eq:", '    if not eq:'),
-    (BOTH, 'settings', '    if name not in config_keys:\n', '    if name in ():\n'),
-    (BOTH, 'settings', "config.update({k: check(k, v, '--' + k) for k, v in given.items()})", 'config.update({k: v for k, v in given.items()})'),
-    (BOTH, 'settings', "changed = [f'{k}={v}' for k, v in adopt.items() if v != config[k]]", 'changed = []'),
-    (BOTH, 'settings', "config = {k: check(k, globals()[k], f'{k} at the top of {SCRIPT}') for k in config_keys}", 'config = {k: globals()[k] for k in config_keys}'),
-    (BOTH, 'lock', '            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)\n', ''),
-    (BOTH, 'lock', '        if run.lock is not None:                 # removed while still held: see lock()', '        if False:'),
-    (BOTH, 'lock', '    if not sampling:\n        lock(run, path)\n', ''),
-    (BOTH, 'checkpoint', '    whole = lambda v: type(v) is int and v >= 0', '    whole = lambda v: type(v) is int'),
-    (BOTH, 'checkpoint', '    real = lambda v: type(v) in (int, float) and math.isfinite(v)', '    real = lambda v: type(v) in (int, float)'),
-    (BOTH, 'checkpoint', "            assert ok(meta[k]), f'its {k} is damaged'", '            pass'),
-    (BOTH, 'checkpoint', '        assert meta[\'script\'] == SCRIPT, f"it was written by {meta[\'script\']}"\n', ''),
-    (BOTH, 'checkpoint', "if k not in arrays or arrays[k].shape != shape or arrays[k].dtype.kind != 'f':", "if k not in arrays or arrays[k].dtype.kind != 'f':"),
-    (BOTH, 'checkpoint', 'elapsed=seconds(run), rng=run.rng.bit_generator.state,', 'elapsed=run.elapsed, rng=run.rng.bit_generator.state,'),
-    (BOTH, 'data', 'return [np.concatenate(([nl], data[a + 1:b], [nl])) for a, b in zip(starts, ends) if b > a + 1]', 'return [np.concatenate(([nl], data[a + 1:b], [nl])) for a, b in zip(starts, ends) if b > a]'),
-    (BOTH, 'data', 'np.concatenate(([nl], data[a + 1:b], [nl]))', 'np.concatenate(([nl], data[a:b], [nl]))'),
-    (BOTH, 'data', 'run.data, run.val_data = data[:len(data) - n_val], (data[len(data) - n_val:] if n_val else None)', 'run.data, run.val_data = data[:len(data) - n_val + 1], (data[len(data) - n_val:] if n_val else None)'),
-    (BOTH, 'data', '        if not data or max(map(len, data)) > MAX_LINE + 2:', '        if not data or max(map(len, data)) > MAX_LINE + 3:'),
-    (BOTH, 'data', 'if per_line else (seq_length + 1, 2)', 'if per_line else (seq_length + 1, 1)'),
-    (BOTH, 'data', '    if len(run.data) < seq_length + 1 and not per_line:', '    if len(run.data) < seq_length and not per_line:'),
-    (BOTH, 'resume', '    elif run.chars != chars:', '    elif len(run.chars) != len(chars):'),
-    (BOTH, 'resume', '    elif run.text_sha256 not in (None, text_sha256):', '    elif False:'),
-    (BOTH, 'new run', 'smooth_loss=np.log(V) * run.chars_per_seq)', 'smooth_loss=np.log(V) * seq_length)'),
-    (BOTH, 'new run', '    if need > have:', '    if need > 100 * have:'),
-    (BOTH, 'new run', '    keep_earlier_run()\n', ''),
-    (BOTH, 'new run', '    run.rng = np.random.default_rng(seed)', '    run.rng = np.random.default_rng(seed + 1)'),
-    (BOTH, 'rerun', '    if not old:\n        return\n', '    if old:\n        return\n'),
-    (BOTH, 'rerun', '        k += 1\n', '        break\n'),
-    (BOTH, 'signals', 'for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}', 'for sig in (signal.SIGINT, signal.SIGTERM)}'),
-    (BOTH, 'signals', '    stop.clear()\n', ''),
-    (BOTH, 'signals', '        sys.exit(128 + stop[0])', '        sys.exit(1)'),
-    (BOTH, 'signals', '        for sig, handler in run.handlers.items():\n            signal.signal(sig, handler)\n', ''),
-    (BOTH, 'held-out', 'zero_state() if per_line else h, params)', 'h, params)'),
-    (BOTH, 'held-out', '    if run.val_data is None or run.val_iter == run.n or run.n % eval_every and not final:', '    if run.val_data is None or run.n % eval_every and not final:'),
-    (BOTH, 'held-out', '        held_out(run, final=True)', '        held_out(run)'),
-    (BOTH, 'held-out', '        run.val_loss, run.val_iter = val, run.n', '        run.val_loss = val'),
-    (BOTH, 'held-out', '        if stop:\n            return None\n', ''),
-    (BOTH, 'held-out', '    return total / sum(len(chunk) - 1 for chunk in chunks)', '    return total / sum(len(chunk) for chunk in chunks)'),
-    (BOTH, 'report', '    if run.n > run.n0:\n', '    if run.n >= run.n0:\n'),
-    (BOTH, 'report', '    save_checkpoint(run)\n    rate', '    rate'),
-    (BOTH, 'report', "    how = f'continue with --resume=True --checkpoint_path={checkpoint_path}' if stop else 'done'", "    how = 'done'"),
-    (BOTH, 'generate', "start = [ix_of.get('\\n', 0)] * (per_line or not prime)", "start = [ix_of.get('\\n', 0)] * (not prime)"),
-    (BOTH, 'generate', "    print('' if last.endswith('\\n') else '\\n', end='', flush=True)", "    print('', end='', flush=True)"),
-    (BOTH, 'generate', "    if lines and '\\n' not in ix_of:", '    if False:'),
-    (BOTH, 'generate', '        if ch not in ix_of:', "        if ch not in ix_of and ch != 'Q':"),
-    (BOTH, 'main', '        generate_text(run) if generate or lines else train(run)', '        generate_text(run) if generate else train(run)'),
-    (BOTH, 'settings', "near = ''.join(f'; did you mean --{k}?' for k in difflib.get_close_matches(name, config_keys, 1))", "near = ''"),
-    (BOTH, 'settings', 'config_keys = [name for _, name, _ in read_block() if name]', 'config_keys = [name for _, name, _ in read_block()]'),
-    (BOTH, 'settings', "        print(f'\\n{heading}:' if heading else f'  --{name}={value}'.ljust(38) + ' ' + comment)", "        print(f'\\n{heading}:' if heading else f'  --{name}={value}'.ljust(38))"),
-    (BOTH, 'settings', "        value = repr('') if globals().get(name) == '' else globals().get(name)", '        value = globals().get(name)'),
-    (BOTH, 'settings', "return re.findall(r'^# (.*)$|^(\\w+) = .*?(?:\\s# (.*))?$', block, re.M)", "return re.findall(r'^# (.*)$|^(\\w+) = .*?(?:# (.*))?$', block, re.M)"),
-    (BOTH, 'settings', "else {'true': True, '1': True, 'false': False, '0': False}[value.lower()]", "else {'true': True, '1': True, 'false': False, '0': True}[value.lower()]"),
-    (BOTH, 'settings', 'int(value) if KIND[name] is int and value.isdigit()', 'int(value) if value.isdigit()'),
-    (BOTH, 'settings', "KIND = {k: int if k in COUNTS else bool if k in ('per_line', 'resume') else float", "KIND = {k: int if k in COUNTS else bool if k in ('per_line',) else float"),
-    (BOTH, 'settings', 'lambda v: v >= COUNTS[name]) if kind is int', 'lambda v: v > COUNTS[name]) if kind is int'),
-    (BOTH, 'settings', "('in [0, 1)', lambda v: 0 <= v < 1)", "('in [0, 1)', lambda v: 0 <= v <= 1)"),
-    (BOTH, 'settings', "float: ('positive', lambda v: 0 < v < math.inf)", "float: ('positive', lambda v: 0 < v)"),
-    (BOTH, 'settings', "lambda v: v.endswith('.npz'))", "lambda v: '.npz' in v)"),
-    (BOTH, 'settings', '(kind is float or float(value).is_integer())', '(kind is float or True)'),
-    (BOTH, 'settings', '    if type(value) is not kind or ok and not ok(value):', '    if ok and not ok(value):'),
-    (BOTH, 'settings', "    if sampling and resuming or not sampling and {'prime', 'temperature'} & set(given):", "    if not sampling and {'prime', 'temperature'} & set(given):"),
-    (BOTH, 'settings', "not sampling and {'prime', 'temperature'} & set(given)", "not sampling and {'prime'} & set(given)"),
-    (BOTH, 'settings', "and k not in ACTIONS and (resuming or k in MODEL + ['dtype'])}", 'and k not in ACTIONS and (resuming or k in MODEL)}'),
-    (BOTH, 'settings', '        if k in given and k in record and given[k] != record[k]:', '        if False:'),
-    (BOTH, 'settings', '    if resuming and run.n >= max_iters:', '    if resuming and run.n > max_iters:'),
-    (BOTH, 'lock', "    for tmp in glob.glob(glob.escape(os.path.realpath(path)) + '.*.tmp') + glob.glob(\n            glob.escape(os.path.realpath(path[:-4] + '.csv')) + '.*.tmp'):\n        os.remove(tmp)\n", ''),
-    (BOTH, 'lock', '        if os.path.exists(run.lock_path) and os.path.samestat(os.fstat(fd), os.stat(run.lock_path)):', '        if True:'),
-    (BOTH, 'checkpoint', "    run.hprev, on_disk = arrays['hprev'].astype(dtype), []", '    run.hprev, on_disk = zero_state(), []'),
-    (BOTH, 'checkpoint', "{k: meta[k] for k in STATE}, rows=", "{k: meta[k] for k in STATE if k != 'p'}, p=0, rows="),
-    (BOTH, 'checkpoint', '            os.replace(tmp, os.path.realpath(path))', '            os.replace(tmp, path)'),
-    (BOTH, 'checkpoint', "        tmp = f'{os.path.realpath(path)}.{os.getpid()}.tmp'", "        tmp = f'{os.path.realpath(path)}.tmp'"),
-    (BOTH, 'checkpoint', '            with contextlib.suppress(OSError):\n                os.remove(tmp)\n            fail(', '            fail('),
-    (BOTH, 'checkpoint', '                write(f)\n                f.flush()\n', '                write(f)\n'),
-    (BOTH, 'checkpoint', "        run.rows = [row for row in on_disk if row.split(',')[0].isdigit() and int(row.split(',')[0]) < run.n]", "        run.rows = [row for row in on_disk if row.split(',')[0].isdigit() and int(row.split(',')[0]) <= run.n]"),
-    (BOTH, 'checkpoint', '    if len(on_disk) > len(run.rows) and resume:', '    if len(on_disk) > len(run.rows) + 1 and resume:'),
-    (BOTH, 'resume', 'text_sha256, V = hashlib.sha256(data.tobytes()).hexdigest(), len(chars)', 'text_sha256, V = hashlib.sha256(data[1:].tobytes()).hexdigest(), len(chars)'),
-    (BOTH, 'rerun', "    if old[-1].endswith('.csv') and open(old[-1], 'rb').readline().strip() not in map(str.encode, HEADERS):", '    if False:'),
-    (BOTH, 'rerun', '        load_checkpoint(earlier, checkpoint_path)   # and refuse', '        pass   # and refuse'),
-    (BOTH, 'rerun', "    tag = ('' if earlier.n is None else f'iter{earlier.n}-') + stamp", '    tag = stamp'),
-    (BOTH, 'log', "    if run.rows and run.rows[-1].startswith(f'{run.n},'):", '    if False:'),
-    (BOTH, 'log', 'f"{run.val_loss if run.val_iter == run.n else \'\'},{seconds(run):.1f},{health}")', 'f"{run.val_loss},{seconds(run):.1f},{health}")'),
-    (BOTH, 'log', "np.frombuffer('\\n'.join([HEADER, *run.rows, '']).encode('utf-8'), np.uint8)", "np.frombuffer('\\n'.join([HEADER, *run.rows]).encode('utf-8'), np.uint8)"),
-    (BOTH, 'log', '    run.rows.append(row)\n    if sample_ix', '    if sample_ix'),
-    (BOTH, 'report', '        if not stop:\n            report(run)\n', ''),
-    (BOTH, 'report', '        if run.n > run.n0:\n', '        if run.n >= run.n0:\n'),
-    (BOTH, 'generate', "        piece = '\\n'.join(parts[:todo]) + ('\\n' if len(parts) > todo else '')", "        piece = '\\n'.join(parts[:todo]) + ('\\n' if len(parts) >= todo else '')"),
-    (BOTH, 'generate', "        parts = piece[:left].split('\\n')", "        parts = piece[:left + 1].split('\\n')"),
-    (BOTH, 'generate', '    ix, rng = start[-1], np.random.default_rng(seed)', '    ix, rng = start[-1], run.rng'),
-    (BOTH, 'generate', "    left, todo = generate or MAX_LINE * lines, lines - last.count('\\n') if lines else sys.maxsize", '    left, todo = generate or MAX_LINE * lines, lines if lines else sys.maxsize'),
-    (BOTH, 'main', '        fail(f"cannot {\'read input file\' if e.filename == input_file else \'write\'} {e.filename}: "\n             f\'{e.strerror}\')', '        raise'),
-    (BOTH, 'main', "        fail(f'{input_file} is not UTF-8 text (byte {e.start}); convert it to UTF-8')", '        raise'),
-    (BOTH, 'main', '                os.remove(run.lock_path)', '                pass'),
-    (BOTH, 'output', "    sys.exit(f'{SCRIPT}: error: {msg}')", '    sys.exit(1)'),
-    (BOTH, 'output', "    sys.exit(f'{SCRIPT}: error: {msg}')", "    print(f'{SCRIPT}: error: {msg}', file=sys.stderr)"),
-    (BOTH, 'output', "    say(f'{SCRIPT}: {msg}', sys.stderr)", '    say(msg, sys.stderr)'),
-    (BOTH, 'output', "    say(f'{SCRIPT}: {msg}', sys.stderr)", '    pass'),
-    (BOTH, 'output', '        stop.append(signal.SIGPIPE)', '        stop.append(signal.SIGINT)'),
-    (BOTH, 'settings', '    print(__doc__.strip())\n    for heading', '    print()\n    for heading'),
-    (BOTH, 'signals', 'lambda signum, _: stop.append(signum)', 'lambda signum, _: stop.append(signal.SIGINT)'),
-    (BOTH, 'report', '    return run.elapsed + time.time() - run.t0', '    return time.time() - run.t0'),
-    (BOTH, 'report', '    return run.elapsed + time.time() - run.t0', '    return run.elapsed'),
-    (BOTH, 'report', '    return run.elapsed + time.time() - run.t0', '    return run.elapsed - time.time() + run.t0'),
-    (BOTH, 'held-out', "        say(f'iter {run.n}, held-out loss: {val:.4f} nats/char", "        note(f'iter {run.n}, held-out loss: {val:.4f} nats/char"),
-    (BOTH, 'held-out', 'or run.n % eval_every and not final:', 'or run.n % eval_every:'),
-    (BOTH, 'held-out', '{val / np.log(2):.4f} bits/char', '{val / np.log(10):.4f} bits/char'),
-    (BOTH, 'checkpoint', "        assert log is None or log[0] in HEADERS and log[-1] == '', 'its log is damaged'\n", ''),
-    (BOTH, 'checkpoint', '    run.__dict__.update({k: meta[k] for k in STATE}, rows=log and log[1:-1])', '    run.__dict__.update({k: meta[k] for k in STATE}, rows=log and log[1:])'),
-    (BOTH, 'checkpoint', "(checkpoint_path[:-4] + '.csv', lambda f: f.write(log.tobytes()))]:", "(checkpoint_path[:-4] + '.csv', lambda f: f.write(log.tobytes()[:-1]))]:"),
+    (BOTH, 'loop', 'if not np.isfinite(loss):', 'if np.isnan(loss):'),
+    (BOTH, 'loop', '            harness.log_row(run, grads) ', '            harness.log_row(run) '),
+    (BOTH, 'loop', "print(f'----\\niter {n}, loss: {run.smooth_loss:f}\\n----\\n{txt}', flush=True)", "print(f'----\\niter {n}, loss: {run.smooth_loss:f}\\n----\\n{txt}')"),
+    (BOTH, 'loop', 'while run.n < max_iters and not run.stop:', 'while run.n < max_iters:'),
+    # settings: the block, --help, parsing, checks, resolution (harness.py)
+    (H, 'settings', "    if not arg.startswith('--') or not eq:", '    if not eq:'),
+    (H, 'settings', '    if name not in kinds:\n', '    if name in ():\n'),
+    (H, 'settings', "config.update({k: check(k, v, '--' + k, kinds[k]) for k, v in given.items()})", 'config.update(given)'),
+    (H, 'settings', "changed = [f'{k}={v}' for k, v in adopt.items() if v != config[k]]", 'changed = []'),
+    (H, 'settings', "config = {k: check(k, getattr(m, k), f'{k} at the top of {run.script}', kinds[k]) for k in run.keys}", 'config = {k: getattr(m, k) for k in run.keys}'),
+    (H, 'settings', 'clip=float', 'clip=int'),
+    (H, 'settings', "'clip': ('>= 0', lambda v: 0 <= v < math.inf)", "'clip': ('>= 0', lambda v: 0 < v < math.inf)"),
+    (H, 'settings', "near = ''.join(f'; did you mean --{k}?' for k in difflib.get_close_matches(name, kinds, 1))", "near = ''"),
+    (H, 'settings', 'run.keys = os.path.basename(m.__file__), [name for _, name, _ in read_block(m) if name]', 'run.keys = os.path.basename(m.__file__), [name for _, name, _ in read_block(m)]'),
+    (H, 'settings', "            print(f'\\n{heading}:' if heading else f'  --{name}={value}'.ljust(38) + ' ' + comment)", "            print(f'\\n{heading}:' if heading else f'  --{name}={value}'.ljust(38))"),
+    (H, 'settings', "value = repr('') if getattr(m, name, None) == '' else getattr(m, name, None)", 'value = getattr(m, name, None)'),
+    (H, 'settings', "return re.findall(r'^# (.*)$|^(\\w+) = .*?(?:\\s# (.*))?$', block, re.M)", "return re.findall(r'^# (.*)$|^(\\w+) = .*?(?:# (.*))?$', block, re.M)"),
+    (H, 'settings', "else {'true': True, '1': True, 'false': False, '0': False}[value.lower()]", "else {'true': True, '1': True, 'false': False, '0': True}[value.lower()]"),
+    (H, 'settings', 'int(value) if kinds[name] is int and value.isdigit()', 'int(value) if value.isdigit()'),
+    (H, 'settings', 'KIND = dict(dict.fromkeys(COUNTS, int), per_line=bool, resume=bool,', 'KIND = dict(dict.fromkeys(COUNTS, int), per_line=bool, resume=str,'),
+    (H, 'settings', 'lambda v: v >= COUNTS.get(name, 0)) \\', 'lambda v: v > COUNTS.get(name, 0)) \\'),
+    (H, 'settings', "('in [0, 1)', lambda v: 0 <= v < 1)", "('in [0, 1)', lambda v: 0 <= v <= 1)"),
+    (H, 'settings', "float: ('positive', lambda v: 0 < v < math.inf)", "float: ('positive', lambda v: 0 < v)"),
+    (H, 'settings', "lambda v: v.endswith('.npz'))", "lambda v: '.npz' in v)"),
+    (H, 'settings', '(kind is float or float(value).is_integer())', '(kind is float or True)'),
+    (H, 'settings', '    if type(value) is not kind or ok and not ok(value):', '    if ok and not ok(value):'),
+    (H, 'settings', "    if sampling and resuming or not sampling and {'prime', 'temperature'} & set(given):", "    if not sampling and {'prime', 'temperature'} & set(given):"),
+    (H, 'settings', "not sampling and {'prime', 'temperature'} & set(given)", "not sampling and {'prime'} & set(given)"),
+    (H, 'settings', "and k not in ACTIONS and (resuming or k in MODEL + ['dtype'])}", 'and k not in ACTIONS and (resuming or k in MODEL)}'),
+    (H, 'settings', '        if k in given and k in record and given[k] != record[k]:', '        if False:'),
+    (H, 'settings', '    if resuming and run.n >= m.max_iters:', '    if resuming and run.n > m.max_iters:'),
+    (H, 'settings', '        print(m.__doc__.strip())\n', '        print()\n'),
+    (H, 'settings', "        if k != 'num_layers' or 'num_layers' in open(", "        if k == 'num_layers' and 'num_layers' in open("),
+    (H, 'settings', "kinds = {k: KIND.get(k) or type(getattr(m, k)) for k in run.keys}", "kinds = {k: KIND.get(k, str) for k in run.keys}"),
+    # output: fail, note, say, escapes (harness.py)
+    (H, 'output', '        os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())\n        stop.append(signal.SIGPIPE)\n', '        os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())\n'),
+    (H, 'output', "    sys.exit(f'{prog}: error: {printable(msg)}')", "    sys.exit(f'{prog}: {printable(msg)}')"),
+    (H, 'output', "    sys.exit(f'{prog}: error: {printable(msg)}')", '    sys.exit(1)'),
+    (H, 'output', "    sys.exit(f'{prog}: error: {printable(msg)}')", "    print(f'{prog}: error: {msg}', file=sys.stderr)"),
+    (H, 'output', "    sys.exit(f'{prog}: error: {printable(msg)}')", "    sys.exit(f'{prog}: error: {msg}')"),
+    (H, 'output', "    say(f'{prog}: {printable(msg)}', sys.stderr)", "    say(f'{prog}: {printable(msg)}')"),
+    (H, 'output', "    say(f'{prog}: {printable(msg)}', sys.stderr)", '    say(printable(msg), sys.stderr)'),
+    (H, 'output', "    say(f'{prog}: {printable(msg)}', sys.stderr)", '    pass'),
+    (H, 'output', "    say(f'{prog}: {printable(msg)}', sys.stderr)", "    say(f'{prog}: {msg}', sys.stderr)"),
+    (H, 'output', "c if c.isprintable() else c.encode('unicode_escape').decode()", "c if c.isprintable() or c == '\\x1b' else c.encode('unicode_escape').decode()"),
+    (H, 'output', '        print(text, file=stream, flush=True)', '        print(text, file=stream)'),
+    (H, 'output', "        sys.stdout.reconfigure(errors='backslashreplace')", "        sys.stdout.reconfigure(errors='strict')"),
+    (H, 'output', "    prog, run = os.path.basename(m.__file__), SimpleNamespace(", "    prog, run = 'script.py', SimpleNamespace("),
+    # lock (harness.py)
+    (H, 'lock', '            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)\n', ''),
+    (H, 'lock', '        if run.lock is not None:                 # removed while still held: see lock()', '        if False:'),
+    (H, 'lock', '            with contextlib.suppress(OSError):\n                os.remove(run.lock_path)\n', ''),
+    (H, 'lock', '    if not sampling:\n        lock(run, path)\n', ''),
+    (H, 'lock', "    for tmp in glob.glob(glob.escape(run.path) + '.*.tmp') + glob.glob(glob.escape(run.log_path) + '.*.tmp'):\n        os.remove(tmp)\n", ''),
+    (H, 'lock', '        if os.path.exists(run.lock_path) and os.path.samestat(os.fstat(fd), os.stat(run.lock_path)):', '        if True:'),
+    (H, 'lock', '    run.path = os.path.realpath(path) ', '    run.path = os.path.abspath(path) '),
+    (H, 'lock', "run.lock_path = os.path.splitext(run.path)[0] + '.csv', run.path + '.lock'", "run.lock_path = os.path.splitext(run.path)[0] + '.csv', path + '.lock'"),
+    (H, 'lock', 'os.open(run.lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)', 'os.open(run.lock_path, os.O_RDWR | os.O_CREAT, 0o644)'),
+    (H, 'lock', "        if first.rstrip(b'\\r\\n') not in map(str.encode, HEADERS) and not HEADER.encode().startswith(first):", '        if False:'),
+    (H, 'lock', "and not HEADER.encode().startswith(first):", ':'),
+    # checkpoint: read (record, arrays, log), written whole (harness.py)
+    (H, 'checkpoint', "assert meta['script'] == (run.script or meta['script'])", "assert meta['script'] or run.script"),
+    (H, 'checkpoint', '    whole = lambda v: type(v) is int and v >= 0', '    whole = lambda v: type(v) is int'),
+    (H, 'checkpoint', '    real = lambda v: type(v) in (int, float) and math.isfinite(v)', '    real = lambda v: type(v) in (int, float)'),
+    (H, 'checkpoint', "            assert ok(meta[k]), f'its {k} is damaged'", '            pass'),
+    (H, 'checkpoint', "arrays = {k: member(z, k, lambda shape, dtype, s=s: shape == s and dtype.kind == 'f')", "arrays = {k: member(z, k, lambda shape, dtype, s=s: dtype.kind == 'f')"),
+    (H, 'checkpoint', "    assert not dtype.hasobject and ok(shape, dtype), f'its {name} is damaged'", '    pass'),
+    (H, 'checkpoint', 'and shape[0] <= 200 * (run.n + 2)).tobytes()', ').tobytes()'),
+    (H, 'checkpoint', "    run.hprev, on_disk = arrays['hprev'].astype(m.dtype), []", '    run.hprev, on_disk = m.zero_state(), []'),
+    (H, 'checkpoint', 'run.__dict__.update({k: meta[k] for k in STATE}, script=', "run.__dict__.update({k: meta[k] for k in STATE if k != 'p'}, p=0, script="),
+    (H, 'checkpoint', '            os.replace(tmp, path)', '            os.replace(tmp, os.path.realpath(run.m.checkpoint_path))'),
+    (H, 'checkpoint', "        tmp, f = f'{path}.{os.urandom(6).hex()}.tmp', None", "        tmp, f = f'{path}.tmp', None"),
+    (H, 'checkpoint', '            if f:                                # a file this run made', '            if True:                             # a file this run made'),
+    (H, 'checkpoint', 'os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666)', 'os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)'),
+    (H, 'checkpoint', '                with contextlib.suppress(FileNotFoundError):\n                    os.fchmod(f.fileno(), stat.S_IMODE(os.stat(path).st_mode))\n', ''),
+    (H, 'checkpoint', '                write(f)\n                f.flush()\n', '                write(f)\n'),
+    (H, 'checkpoint', "    rows = log[1:-1] if log else [row for row in on_disk if row.split(',')[0].isdigit()", "    rows = log[1:] if log else [row for row in on_disk if row.split(',')[0].isdigit()"),
+    (H, 'checkpoint', "and int(row.split(',')[0]) < run.n]", "and int(row.split(',')[0]) <= run.n]"),
+    (H, 'checkpoint', '    if len(on_disk) > len(run.rows) and m.resume:', '    if len(on_disk) > len(run.rows) + 1 and m.resume:'),
+    (H, 'checkpoint', "                assert log[0] in HEADERS and log[-1] == '', 'its log is damaged'\n", ''),
+    (H, 'checkpoint', "log = np.frombuffer('\\n'.join([HEADER, *run.rows, '']).encode('utf-8'), np.uint8)", "log = np.frombuffer('\\n'.join([HEADER, *run.rows]).encode('utf-8'), np.uint8)"),
+    (H, 'checkpoint', "(run.log_path, lambda f: f.write(log))]:", "(run.log_path, lambda f: f.write(log[:-1]))]:"),
+    (H, 'checkpoint', 'elapsed=seconds(run), rng=run.rng.bit_generator.state,', 'elapsed=run.elapsed, rng=run.rng.bit_generator.state,'),
+    (H, 'checkpoint', '    fits_memory(m, V)\n    try:', '    try:'),
+    (H, 'checkpoint', 'dtype.kind == \'U\'\n                                         and dtype.itemsize <= 2**26)))', 'dtype.kind == \'U\')))'),
+    # the log's gradient columns and older logs (harness.py)
+    (H, 'gradient log', 'np.square(g, dtype=np.float64).sum()', 'np.abs(g).sum()'),
+    (H, 'gradient log', 'np.count_nonzero(abs(g) > m.clip)', 'np.count_nonzero(abs(g) > 5)'),
+    (H, 'gradient log', "health = f'{norm:.6g},{clipped / sum(g.size for g in grads):.6g}'", "health = f'{norm:.6g},{clipped:.6g}'"),
+    (H, 'gradient log', "    run.rows = [row + ',' * (HEADER.count(',') - row.count(',')) for row in rows]", '    run.rows = rows'),
+    (H, 'gradient log', "log[0] in HEADERS and log[-1] == ''", "log[0] == HEADER and log[-1] == ''"),
+    # resume, new run, rerun (harness.py)
+    (H, 'resume', '    elif run.chars != chars:', '    elif len(run.chars) != len(chars):'),
+    (H, 'resume', '    elif run.text_sha256 not in (None, text_sha256):', '    elif False:'),
+    (H, 'resume', '    elif run.text_sha256 not in (None, text_sha256):', '    elif run.text_sha256 != text_sha256:'),
+    (H, 'resume', 'text_sha256, V = hashlib.sha256(data.tobytes()).hexdigest(), len(chars)', 'text_sha256, V = hashlib.sha256(data[1:].tobytes()).hexdigest(), len(chars)'),
+    (H, 'new run', 'smooth_loss=np.log(V) * run.chars_per_seq)', 'smooth_loss=np.log(V) * m.seq_length)'),
+    (H, 'new run', '    if need > have:', '    if need > 100 * have:'),
+    (H, 'new run', '    keep_earlier_run(run)\n', ''),
+    (H, 'new run', '    run.rng = np.random.default_rng(m.seed)', '    run.rng = np.random.default_rng(m.seed + 1)'),
+    (H, 'rerun', '    if not old:\n        return\n', '    if old:\n        return\n'),
+    (H, 'rerun', '        k += 1\n', '        break\n'),
+    (H, 'rerun', '        load_checkpoint(earlier, run.m.checkpoint_path)   # and refuse', '        pass   # and refuse'),
+    (H, 'rerun', "    tag = ('' if earlier.n is None else f'iter{earlier.n}-') + stamp", '    tag = stamp'),
+    (H, 'rerun', 'time.localtime(os.path.getmtime(old[0])))', 'time.localtime())'),
+    (H, 'rerun', 'time.localtime(os.path.getmtime(old[0])))', 'time.localtime(os.path.getmtime(old[-1])))'),
+    (H, 'rerun', "tag, f'-{k}' if k else '')", "tag, '')"),
+    # data checks (harness.py)
+    (H, 'data', 'run.data, run.val_data = data[:len(data) - n_val], (data[len(data) - n_val:] if n_val else None)', 'run.data, run.val_data = data[:len(data) - n_val + 1], (data[len(data) - n_val:] if n_val else None)'),
+    (H, 'data', '        if not data or max(map(len, data)) > MAX_LINE + 2:', '        if not data or max(map(len, data)) > MAX_LINE + 3:'),
+    (H, 'data', 'n_val < (1 if m.per_line else 2)', 'n_val < 1'),
+    (H, 'data', '    short = len(run.data) < (1 if m.per_line else m.seq_length + 1)', '    short = len(run.data) < (1 if m.per_line else m.seq_length)'),
+    # held-out loss (harness.py)
+    (H, 'held-out', 'm.zero_state() if m.per_line else h, run.params)', 'h, run.params)'),
+    (H, 'held-out', '    if run.val_data is None or run.val_iter == run.n or run.n % m.eval_every and not final:', '    if run.val_data is None or run.n % m.eval_every and not final:'),
+    (H, 'held-out', 'or run.n % m.eval_every and not final:', 'or run.n % m.eval_every:'),
+    (H, 'held-out', '        held_out(run, final=True)', '        held_out(run)'),
+    (H, 'held-out', '    run.val_iter = run.n\n', ''),
+    (H, 'held-out', '        if stop:\n            return                               # a signal', '        if False:\n            return                               # a signal'),
+    (H, 'held-out', '    val = run.val_loss = total / sum(len(chunk) - 1 for chunk in chunks)', '    val = run.val_loss = total / sum(len(chunk) for chunk in chunks)'),
+    (H, 'held-out', "    say(f'iter {run.n}, held-out loss: {val:.4f} nats/char", "    note(f'iter {run.n}, held-out loss: {val:.4f} nats/char"),
+    (H, 'held-out', '{val / np.log(2):.4f} bits/char', '{val / np.log(10):.4f} bits/char'),
+    # the log's rows, progress, the end, signals (harness.py)
+    (H, 'report', "    if run.rows and run.rows[-1].startswith(f'{run.n},'):", '    if False:'),
+    (H, 'report', 'f"{run.val_loss if run.val_iter == run.n else \'\'},{seconds(run):.1f},{health}")', 'f"{run.val_loss},{seconds(run):.1f},{health}")'),
+    (H, 'report', '    run.rows.append(row)\n', ''),
+    (H, 'report', '        if not stop:\n            log_row(run)\n', ''),
+    (H, 'report', '    if grads and run.n > run.n0:', '    if grads and run.n >= run.n0:'),
+    (H, 'report', '        rate = (run.n - run.n0) / max(time.time() - run.t0, 1e-9)', '        rate = run.n / max(time.time() - run.t0, 1e-9)'),
+    (H, 'report', '{left // 3600} h {left % 3600 // 60} min', '{left // 3600} h {left // 60} min'),
+    (H, 'report', '    save_checkpoint(run)\n    rate', '    rate'),
+    (H, 'report', "    how = f'continue with --resume=True --checkpoint_path={run.m.checkpoint_path}' if stop else 'done'", "    how = 'done'"),
+    (H, 'report', '    return run.elapsed + time.time() - run.t0', '    return time.time() - run.t0'),
+    (H, 'report', '    return run.elapsed + time.time() - run.t0', '    return run.elapsed'),
+    (H, 'signals', '        sys.exit(128 + stop[0])', '        sys.exit(1)'),
+    (H, 'signals', '        sys.exit(128 + stop[0])', '        sys.exit(130)'),
+    (H, 'signals', "SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGALRM', 'SIGXCPU']", "SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP']"),
+    (H, 'signals', "SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGALRM', 'SIGXCPU']", "SIGNALS = ['SIGINT', 'SIGTERM', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGALRM', 'SIGXCPU']"),
+    (H, 'signals', 'lambda signum, _: stop.append(signum))', 'lambda signum, _: stop.append(signal.SIGINT))'),
+    (H, 'signals', '    stop.clear()\n    try:', '    try:'),
+    (H, 'signals', '        for sig, handler in run.handlers.items():\n            signal.signal(sig, handler)\n', ''),
+    (H, 'signals', '            signal.signal(sig, handler)', '            signal.signal(sig, signal.SIG_DFL)'),
+    (H, 'signals', '                stop.append(signal.SIGPIPE)\n                finish(run)', '                finish(run)'),
+    (H, 'signals', 'except KeyboardInterrupt:                          # Ctrl-C while NumPy loads', 'except ImportError:                                # Ctrl-C while NumPy loads'),
+    # sampling a saved model (harness.py)
+    (H, 'generate', "start = [ix_of.get('\\n', 0)] * (m.per_line or not m.prime)", "start = [ix_of.get('\\n', 0)] * (not m.prime)"),
+    (H, 'generate', "    print('' if last.endswith('\\n') else '\\n', end='', flush=True)", "    print('', end='', flush=True)"),
+    (H, 'generate', "    if m.lines and '\\n' not in ix_of:", '    if False:'),
+    (H, 'generate', '        if ch not in ix_of:', "        if ch not in ix_of and ch != 'Q':"),
+    (H, 'generate', "        piece = '\\n'.join(parts[:todo]) + ('\\n' if len(parts) > todo else '')", "        piece = '\\n'.join(parts[:todo]) + ('\\n' if len(parts) > todo + 1 else '')"),
+    (H, 'generate', "        parts = piece[:left].split('\\n')", "        parts = piece[:left + 1].split('\\n')"),
+    (H, 'generate', '    ix, rng = start[-1], np.random.default_rng(m.seed)', '    ix, rng = start[-1], run.rng'),
+    (H, 'generate', "m.lines - last.count('\\n') if m.lines else sys.maxsize", 'm.lines if m.lines else sys.maxsize'),
+    (H, 'generate', 'min(left, 10000, 2**20 // len(ix_of) + 1)', 'min(left, 10000)'),
+    (H, 'generate', '        generate_text(run) if m.generate or m.lines else m.train(run)', '        generate_text(run) if m.generate else m.train(run)'),
+    (H, 'generate', "'--generate=1', '--dtype=float64'], run)", "'--generate=1'], run)"),
+    # main (harness.py)
+    (H, 'main', '        fail(f"cannot {\'read input file\' if e.filename == m.input_file else \'write\'} {e.filename}: "\n             f\'{e.strerror}\')', '        raise'),
+    (H, 'main', "        fail(f'{m.input_file} is not UTF-8 text (byte {e.start}); convert it to UTF-8')", '        raise'),
+    (H, 'main', '        if e.filename is None and e.errno in (errno.EPIPE, errno.EIO):', '        if e.filename is None and e.errno in (errno.EPIPE,):'),
 ]
 
 # Survivors that are known and why (filled in from measured runs; see docs/testing.md).
@@ -204,33 +248,33 @@ KNOWN = {}
 
 
 def mutants(only=None, areas=None):
-    for scripts, area, before, after in MUTANTS:
-        for script in scripts:
-            if only in (None, script) and (areas is None or area in areas):
-                yield script, area, before, after
+    for files, area, before, after in MUTANTS:
+        for file in files:
+            if only in (None, file) and (areas is None or area in areas):
+                yield file, area, before, after
 
 
-def run_one(script, before, after):
+def run_one(file, before, after):
     """'killed' or 'survived' (and seconds) for one mutant, in its own copy of the repository."""
     with tempfile.TemporaryDirectory() as tmp:
         for d in ('tests', 'data'):
             shutil.copytree(os.path.join(ROOT, d), os.path.join(tmp, d), ignore=shutil.ignore_patterns('__pycache__'))
-        for f in ('min_char_rnn.py', 'rnn3.py', 'input.txt'):
+        for f in FILES + ('input.txt',):
             shutil.copy(os.path.join(ROOT, f), tmp)
         os.makedirs(os.path.join(tmp, 'tools'))
         for f in os.listdir(os.path.join(ROOT, 'tools')):
             if f.endswith('.py'):
                 shutil.copy(os.path.join(ROOT, 'tools', f), os.path.join(tmp, 'tools'))
-        path = os.path.join(tmp, script)
+        path = os.path.join(tmp, file)
         source = open(path).read()
         if source.count(before) != 1:
             return 'not applicable: the piece occurs %d times' % source.count(before), 0.0
         open(path, 'w').write(source.replace(before, after))
-        other = [s for s in BOTH if s != script][0]
+        others = ['-k', f'not {[s for s in BOTH if s != file][0][:-3]}'] if file in BOTH else []
         start = time.time()
         try:
             r = subprocess.run([sys.executable, '-m', 'pytest', '-x', '-q', '-p', 'no:cacheprovider', *ORDER,
-                                '-k', f'not {other[:-3]}'], cwd=tmp, capture_output=True, text=True, timeout=600)
+                                *others], cwd=tmp, capture_output=True, text=True, timeout=600)
             result = 'survived' if r.returncode == 0 else 'killed'
         except subprocess.TimeoutExpired:
             result = 'killed'
@@ -244,28 +288,29 @@ def main(argv):
         return
     todo = list(mutants(opts.get('only'), opts['area'].split(',') if 'area' in opts else None))
     if 'list' in opts:
-        for script, area, before, after in todo:
-            print(f'{script:16} {area:14} {before!r} -> {after!r}')
+        for file, area, before, after in todo:
+            print(f'{file:16} {area:14} {before!r} -> {after!r}')
         return
     results = []
     with concurrent.futures.ThreadPoolExecutor(int(opts.get('jobs', 2))) as pool:
-        futures = {pool.submit(run_one, script, before, after): (script, area, before, after) for script, area, before, after in todo}
+        futures = {pool.submit(run_one, file, before, after): (file, area, before, after)
+                   for file, area, before, after in todo}
         for future in concurrent.futures.as_completed(futures):
-            (script, area, before, after), (result, seconds) = futures[future], future.result()
-            results.append((script, area, before, after, result))
-            print(f'{result:9} {seconds:5.0f} s  {script:16} {area:14} {before.strip()[:60]!r}', flush=True)
-    print('\n| script | area | killed / mutants |\n| --- | --- | --- |')
-    for script in BOTH:
-        mine = [r for r in results if r[0] == script]
+            (file, area, before, after), (result, seconds) = futures[future], future.result()
+            results.append((file, area, before, after, result))
+            print(f'{result:9} {seconds:5.0f} s  {file:16} {area:14} {before.strip()[:60]!r}', flush=True)
+    print('\n| file | area | killed / mutants |\n| --- | --- | --- |')
+    for file in FILES:
+        mine = [r for r in results if r[0] == file]
         for area in dict.fromkeys(r[1] for r in mine):
             rows = [r for r in mine if r[1] == area]
-            print(f'| {script} | {area} | {sum(r[4] == "killed" for r in rows)} / {len(rows)} |')
+            print(f'| {file} | {area} | {sum(r[4] == "killed" for r in rows)} / {len(rows)} |')
         if mine:
-            print(f'| {script} | **all** | **{sum(r[4] == "killed" for r in mine)} / {len(mine)}** |')
+            print(f'| {file} | **all** | **{sum(r[4] == "killed" for r in mine)} / {len(mine)}** |')
     survivors = [r for r in results if r[4] != 'killed']
     print(f'\n{len(survivors)} survivors:' if survivors else '\nno survivors')
-    for script, area, before, after, result in survivors:
-        print(f'- {script} ({area}): {before.strip()!r} -> {after.strip()!r} [{result}] {KNOWN.get((script, before), "")}')
+    for file, area, before, after, result in survivors:
+        print(f'- {file} ({area}): {before.strip()!r} -> {after.strip()!r} [{result}] {KNOWN.get((file, before), "")}')
 
 
 if __name__ == '__main__':
