@@ -23,13 +23,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from types import SimpleNamespace
 
 if not {'OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS'} & set(os.environ):
     os.environ.update(OPENBLAS_NUM_THREADS='1', MKL_NUM_THREADS='1')   # as the scripts do
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import ROOT, load_script, oracle_lossFun, oracle_update, split_layers  # noqa: E402
+from common import ROOT, harness, load_script, oracle_lossFun, oracle_update, split_layers  # noqa: E402
 
 OPTIONS = dict(input_file=str, rounds=int, only=str, compare=str, torch=str, child=str)   # torch, child: internal
 
@@ -59,7 +60,7 @@ ITERS = {'min_char_rnn.py': 2000, 'rnn3.py': 100}     # per round; each a multip
 
 def listing_loop(m, data, params, iters):
     """The paper's loop as its listing writes it: one-hot vectors, per-step outer products."""
-    Wxh, Whh, bh, Why, by = split_layers(m.SCRIPT, params)
+    Wxh, Whh, bh, Why, by = split_layers(os.path.basename(m.__file__), params)
     bh, by = [b.reshape(-1, 1) for b in bh], by.reshape(-1, 1)
     flat = Wxh + Whh + bh + [Why, by]
     mems = [np.zeros_like(p) for p in flat]
@@ -94,7 +95,7 @@ def script_loop(m, data, init, iters, vocab_size):
         (weights, params), mems = init, np.zeros_like(init[0])
     else:
         weights, params, mems = init, init, [np.zeros_like(x) for x in init]
-    hprev, p = np.zeros((m.num_layers, m.hidden_size) if m.SCRIPT == 'rnn3.py' else m.hidden_size, params[0].dtype), 0
+    hprev, p = np.zeros(m.zero_state().shape, params[0].dtype), 0
     rng = np.random.default_rng(0)
     for n in range(iters):
         inputs, targets = data[p:p + m.seq_length], data[p + 1:p + m.seq_length + 1]
@@ -131,13 +132,13 @@ def compare_main(other):
         theta = m.init_params(len(chars), np.random.default_rng(m.seed))
         mem, params = np.zeros_like(theta), m.unflatten(theta, len(chars))
         _, grads, _ = m.lossFun(data[:m.seq_length], data[1:m.seq_length + 1], m.zero_state(), params)
-        run = m.SimpleNamespace(n=0, smooth_loss=1.0, chars_per_seq=1, val_loss=None, val_iter=None, rows=[],
-                                elapsed=0.0, t0=time.time())
+        run = SimpleNamespace(m=m, n=0, n0=0, smooth_loss=1.0, chars_per_seq=1, val_loss=None, val_iter=None,
+                              rows=[], elapsed=0.0, t0=time.time())
         times = []
         for g in (None, grads, None, grads):
             start = time.perf_counter()
             for _ in range(100):
-                m.report(run, None, g)               # no sample: the row only, nothing printed
+                harness.log_row(run, g)              # the row only: no progress line at iteration 0
             times.append((time.perf_counter() - start) / 100)
         start = time.perf_counter()
         for _ in range(ITERS[script] // 20):

@@ -245,6 +245,19 @@ def test_a_setting_deleted_from_the_top_is_one_line_that_names_it(script, tmp_pa
         assert_clean_error(r, f'the setting {name} is missing from the block at the top of {script}')
 
 
+def test_the_tools_work_from_any_folder_and_load_a_model_quietly(tmp_path):
+    """A model trained in the repository's folder on its input.txt (a relative path), read from elsewhere."""
+    ck = tmp_path / 'ck.npz'
+    r = subprocess.run([sys.executable, 'min_char_rnn.py', '--max_iters=3', '--hidden_size=8', f'--checkpoint_path={ck}'],
+                       cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0 and ck_meta(ck)['config']['input_file'] == 'input.txt', r.stderr
+    (tmp_path / 'elsewhere').mkdir()
+    for tool, extra in (('inspect_text.py', ['--chars=200', '--out=p.html']), ('gradient_reach.py', ['--k=3'])):
+        r = subprocess.run([sys.executable, os.path.join(ROOT, 'tools', tool), str(ck), *extra], capture_output=True,
+                           text=True, cwd=tmp_path / 'elsewhere')
+        assert r.returncode == 0 and r.stderr == '' and 'iteration 3' in r.stdout, (tool, r.stderr)
+
+
 def test_the_tools_refuse_a_text_too_short_to_predict_in_one_line(tmp_path):
     args = trained('min_char_rnn.py', tmp_path)
     ck = [a for a in args if a.startswith('--checkpoint_path=')][0].split('=', 1)[1]

@@ -1,6 +1,7 @@
 """tools/inspect_text.py: its numbers against the oracle, the page, bad input, and a real browser (if any)."""
 import base64
 import html
+import json
 import os
 import re
 import shutil
@@ -101,18 +102,48 @@ def test_best_units_are_those_that_follow_the_property():
     assert (layer, unit) == (1, 2) and r > 0.95
 
 
+def page_units(page):
+    """The units a page offers ({'layer:unit': activations over the text}), decoded from its 4 bits."""
+    units = json.loads(re.search(r'U = (\{[^}]*\})', page).group(1))
+    n = int(re.search(r'N = (\d+)', page).group(1))
+    raw = np.frombuffer(base64.b64decode(re.search(r'atob\("([^"]*)"\)', page).group(1)), np.uint8)
+    nibbles = np.stack([raw >> 4, raw & 15], axis=1).ravel().astype(int) - 8
+    assert len(raw) == (len(units) * n + 1) // 2
+    return {name: nibbles[k * n:(k + 1) * n] / 7 for name, k in units.items()}
+
+
 @pytest.mark.parametrize('script', SCRIPTS)
-def test_the_page_is_one_file_with_every_character_and_every_activation(script, trained, tmp_path):
-    out = tmp_path / 'page.html'
-    r = subprocess.run([sys.executable, TOOL, str(trained[script]), '--chars=120', f'--out={out}'],
-                       capture_output=True, text=True)
+def test_the_page_is_one_file_with_every_character_and_the_units_it_offers(script, trained, tmp_path):
+    """Every unit of the chosen layer (the top one by default) and those the table lists, to 1/14."""
+    L = 1 if script == 'min_char_rnn.py' else 2
+    for layer in range(1, L + 1):
+        out = tmp_path / f'page{layer}.html'
+        r = subprocess.run([sys.executable, TOOL, str(trained[script]), '--chars=120', f'--layer={layer}',
+                            f'--out={out}'], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        page = out.read_text(encoding='utf-8')
+        assert not re.search(r'https?:|src=|<link', page), 'no network, no other file'
+        assert page.count('<span title=') == 120 and 'position in the line' in page
+        m, run = harness.load_model(str(trained[script]))
+        text = (trained[script].parent.parent / 'input.txt').read_text(encoding='utf-8')[:120]
+        acts = tool().inspect(m, run.params, run.chars, text)[2]
+        units, H = page_units(page), acts.shape[2]
+        listed = set(re.findall(r'data-unit="(\d+:\d+)"', page))
+        assert set(units) == {f'{layer}:{u}' for u in range(H)} | listed and len(listed) > 3
+        for name, got in units.items():
+            l, u = map(int, name.split(':'))
+            assert np.abs(got - acts[l - 1, :, u]).max() <= 1 / 14 + 1e-9, name
+
+
+def test_the_page_grows_with_what_it_offers_not_with_every_unit(tmp_path):
+    """3 x 512 on 1,000 characters: 512 + 9 units at half a byte a character, in base64, and the text."""
+    args = small_args('rnn3.py', tmp_path, '--max_iters=1', '--hidden_size=512', '--sample_length=2')
+    assert run_script('rnn3.py', *args).returncode == 0
+    (tmp_path / 'text.txt').write_text((TEXT * 2)[:1000])
+    r = subprocess.run([sys.executable, TOOL, str(tmp_path / 'out' / 'ck.npz'), str(tmp_path / 'text.txt'),
+                        f'--out={tmp_path / "p.html"}'], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-    page = out.read_text(encoding='utf-8')
-    assert not re.search(r'https?:|src=|<link', page), 'no network, no other file'
-    assert page.count('<span title=') == 120 and 'position in the line' in page
-    L, H = (1, 6) if script == 'min_char_rnn.py' else (2, 5)
-    acts = base64.b64decode(re.search(r'atob\("([^"]*)"\)', page).group(1))
-    assert len(acts) == L * 120 * H and f'layer {L}, unit {H - 1}' in page
+    assert (tmp_path / 'p.html').stat().st_size < 0.5e6, 'about 4.5 MB at 10,000 characters'
 
 
 @pytest.mark.parametrize('args, message', [(['missing.npz'], 'no checkpoint at missing.npz'),
@@ -133,21 +164,81 @@ def test_bad_input_is_one_line(args, message, trained, tmp_path):
 BROWSER = shutil.which('chromium') or shutil.which('chromium-browser')
 
 
-@pytest.mark.skipif(not BROWSER, reason='no headless Chromium here (apt-get install chromium)')
-def test_a_real_browser_colours_the_text_by_a_chosen_unit(trained, tmp_path):
-    out = tmp_path / 'page.html'
+def browser_dom(page, tmp_path, address='', then=''):
+    """The page's DOM after headless Chromium opened it at the address and ran the script then (after load)."""
+    if then:
+        page = page.parent / ('then-' + page.name)
+        page.write_text(page.with_name(page.name[5:]).read_text(encoding='utf-8')
+                        + f'<script>setTimeout(() => {{ {then} }}, 0)</script>', encoding='utf-8')
+    return subprocess.run([BROWSER, '--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
+                           '--disable-background-networking', '--disable-component-update', '--disable-sync',
+                           f'--user-data-dir={tmp_path / "profile"}', '--virtual-time-budget=3000', '--dump-dom',
+                           f'file://{page}{address}'], capture_output=True, text=True, timeout=60).stdout
+
+
+def shades(dom):
+    """Each character's background, as (r, g, b, alpha)."""
+    found = re.findall(r'<span title="[^"]*" style="background: (?:rgba\((\d+), (\d+), (\d+), ([\d.]+)\)|'
+                       r'rgb\((\d+), (\d+), (\d+)\))', dom)
+    return [tuple(map(float, f[:4])) if f[0] else (*map(float, f[4:]), 1.0) for f in found]
+
+
+def contrast_with_black(r, g, b, alpha):
+    """WCAG contrast ratio of black text on this colour laid over the white page."""
+    channel = [(alpha * c + (1 - alpha) * 255) / 255 for c in (r, g, b)]
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channel]
+    return (0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2] + 0.05) / 0.05
+
+
+@pytest.fixture(scope='module')
+def rnn3_page(trained, tmp_path_factory):
+    """The page of the small rnn3.py model (2 layers of 5) on 60 characters, and those activations."""
+    out = tmp_path_factory.mktemp('page') / 'page.html'
     assert subprocess.run([sys.executable, TOOL, str(trained['rnn3.py']), '--chars=60', f'--out={out}']).returncode == 0
-    t = tool()
     m, run = harness.load_model(str(trained['rnn3.py']))
-    params, chars = run.params, run.chars
     text = (trained['rnn3.py'].parent.parent / 'input.txt').read_text(encoding='utf-8')[:60]   # what the page shows
-    acts = t.inspect(m, params, chars, text)[2]
-    dom = subprocess.run([BROWSER, '--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
-                          '--disable-background-networking', '--disable-component-update', '--disable-sync',
-                          f'--user-data-dir={tmp_path / "profile"}', '--dump-dom', f'file://{out}#1:3'],
-                         capture_output=True, text=True, timeout=60).stdout
-    assert 'data-mode="1:3"' in dom
-    colours = re.findall(r'<span title="[^"]*" style="background: rgba\((\d+), (\d+), (\d+)', dom)
-    assert len(colours) == 60
-    for (red, _, blue), v in zip(colours, acts[1, :, 3]):
-        assert (int(red) > int(blue)) == (v > 0) or abs(v) < 1 / 127
+    return out, tool().inspect(m, run.params, run.chars, text)[2]
+
+
+@pytest.mark.skipif(not BROWSER, reason='no headless Chromium here (apt-get install chromium)')
+def test_a_real_browser_colours_the_text_by_the_unit_the_address_names(rnn3_page, tmp_path):
+    page, acts = rnn3_page
+    dom = browser_dom(page, tmp_path, '#2:3')
+    colours = shades(dom)
+    assert 'data-mode="2:3"' in dom and len(colours) == 60
+    for (red, _, blue, _), v in zip(colours, acts[1, :, 3]):
+        assert (red > blue) == (v > 0) or abs(v) < 1 / 14
+
+
+@pytest.mark.skipif(not BROWSER, reason='no headless Chromium here (apt-get install chromium)')
+def test_a_real_browser_follows_the_address_as_it_changes_and_says_which_units_exist(rnn3_page, tmp_path):
+    page, acts = rnn3_page
+    dom = browser_dom(page, tmp_path, '#p', then="location.hash = '2:1';")
+    assert 'data-mode="2:1"' in dom and 'Layer 2, unit 1' in dom
+    for address in ('#9:x', '#2:99', '#0:1'):
+        dom = browser_dom(page, tmp_path, address)
+        legend = re.search(r'<p id="legend">([^<]*)', dom).group(1)
+        assert 'data-mode="p"' in dom and f'no unit "{address[1:]}"' in legend, legend
+        assert 'units 0 to 4 of layer 2' in legend and 'NaN' not in dom and 'undefined' not in legend
+
+
+@pytest.mark.skipif(not BROWSER, reason='no headless Chromium here (apt-get install chromium)')
+def test_a_click_on_a_character_shows_its_top_five_as_hovering_does(rnn3_page, tmp_path):
+    page, _ = rnn3_page
+    dom = browser_dom(page, tmp_path, then="document.getElementById('text').children[7].click();")
+    titles = re.findall(r'<span title="([^"]*)"', dom)
+    info = re.search(r'<p id="info">([^<]*)', dom).group(1)
+    assert html.unescape(titles[7]).startswith('p = ') and html.unescape(info).endswith(html.unescape(titles[7]))
+
+
+@pytest.mark.skipif(not BROWSER, reason='no headless Chromium here (apt-get install chromium)')
+def test_text_keeps_a_contrast_of_4_5_to_1_on_every_shade(rnn3_page, tmp_path):
+    """WCAG AA for normal text, in the probability colouring and in a unit's, at their strongest too."""
+    page, _ = rnn3_page
+    strong = page.parent / 'strong.html'                     # a unit at full strength, both signs
+    source = page.read_text(encoding='utf-8')
+    strong.write_text(re.sub(r'atob\("([^"]*)"\)', lambda m: 'atob("' + base64.b64encode(bytes(
+        [0xF0, 0x0F] * (len(base64.b64decode(m.group(1))) // 2 + 1))).decode() + '")', source), encoding='utf-8')
+    for path, address in ((page, '#p'), (page, '#2:3'), (strong, '#2:0'), (strong, '#p')):
+        colours = shades(browser_dom(path, tmp_path, address))
+        assert len(colours) == 60 and min(contrast_with_black(*c) for c in colours) >= 4.5, (path, address)

@@ -1,10 +1,14 @@
 """What the tools here share: one-line errors named after the tool, --name=value options, figures, the text a
 saved model is read on; and harness.py (beside the scripts), whose load_model gives a tool a saved model."""
 import os
+import signal
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import harness  # noqa: E402,F401
+
+if os.path.dirname(os.path.abspath(sys.argv[0])) == os.path.dirname(os.path.abspath(__file__)):
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)    # a tool (not a test) piped into `head` ends quietly
 
 
 def fail(msg):
@@ -27,9 +31,12 @@ def parse(argv, names, doc):
 
 
 def read_text(run, text_file, n, default=1000):
-    """The first n (or default) characters of TEXT_FILE or else of the saved model's input file: its held-out
-    tail if the run held one out, or its beginning."""
+    """The first n (or default) characters of TEXT_FILE or else of the saved model's input file (found from any
+    folder if it was given relative to the repository's): its held-out tail if the run held one out, or its
+    beginning."""
     path = text_file or run.config['input_file']
+    if not text_file and not os.path.exists(path):   # a relative path from a run in the repository's folder
+        path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), path)
     try:
         with open(path, encoding='utf-8-sig') as f:
             text = f.read()

@@ -1,7 +1,7 @@
 """See what a trained model does: one self-contained HTML page that shades each character of a text by
 the probability the model gave it (hover: its top five predictions) and, on choice, by one hidden unit.
 
-usage: python tools/inspect_text.py CHECKPOINT [TEXT_FILE] [--chars=N] [--out=page.html]
+usage: python tools/inspect_text.py CHECKPOINT [TEXT_FILE] [--chars=N] [--layer=L] [--out=page.html]
 
 CHECKPOINT is one of min_char_rnn.py's or rnn3.py's. The text is TEXT_FILE, or else the checkpoint's
 input file: its held-out tail if the run held one out, or its beginning. The script's own forward pass
@@ -9,7 +9,13 @@ input file: its held-out tail if the run held one out, or its beginning. The scr
 properties of the text (being inside a speech, i.e. a line after a speaker's "Name:" line and before
 the next empty line; the position in the line; coming right after a newline), the hidden units whose
 activation follows it best, by the absolute correlation over the text; a click on one recolours the
-text by it. The page needs no network and no other file.
+text by it, as does the menu, which offers those units and every unit of layer --layer (the top one by
+default); the address (#p, or #layer:unit) follows the choice, and the page follows the address. A click on
+a character shows what hovering shows. The page needs no network and no other file.
+
+Its size grows with the text and the units it offers: each unit takes half a byte a character (4/3 of that
+in base64), and each character about 100 bytes more (its probability and top five): 3 x 512 (512 + 9 units)
+on 1,000 characters is about 0.45 MB, on 10,000 about 4.5 MB; 1 x 100 on 1,000, about 0.17 MB.
 """
 import base64
 import html
@@ -72,63 +78,84 @@ def best_units(acts, props, k=3):
     return out
 
 
-PAGE = '''<!DOCTYPE html>
+PAGE = """<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>%(title)s</title><style>
 body { font-family: sans-serif; margin: 1.5em; } pre { font: 14px/1.5 monospace; white-space: pre-wrap; }
-pre span { border-radius: 2px; } table { border-collapse: collapse; margin: .5em 0; }
+pre span { border-radius: 2px; cursor: pointer; } table { border-collapse: collapse; margin: .5em 0; }
 td, th { padding: 2px 8px; border-bottom: 1px solid #ddd; text-align: left; } tr.unit { cursor: pointer; }
-tr.unit:hover { background: #eef; } #legend { color: #555; }
+tr.unit:hover { background: #eef; } #legend, #info { color: #333; } #info { font-family: monospace; }
 </style></head><body>
 <h3>%(title)s</h3>
-<p id="legend">%(legend)s</p>
+<p id="legend"></p>
 <p>Colour by: <select id="mode"><option value="p">the model's probability of each character</option>%(options)s
-</select></p>
+</select> (the address follows: #p, or #layer:unit such as #%(example)s)</p>
 <table><tr><th>property of the text</th><th>layer</th><th>unit</th><th>correlation</th></tr>%(rows)s</table>
+<p id="info">Hover or click a character: the probability the model gave it, and its top five guesses.</p>
 <pre id="text">%(spans)s</pre>
 <script>
-const P = %(probs)s, L = %(layers)d, H = %(units)d, N = %(n)d;
-const raw = atob("%(acts)s"), A = new Int8Array(raw.length);
-for (let i = 0; i < raw.length; i++) A[i] = raw.charCodeAt(i) << 24 >> 24;
-const spans = document.getElementById('text').children;
+const P = %(probs)s, U = %(units)s, N = %(n)d, raw = atob("%(acts)s");
+const spans = document.getElementById('text').children, legend = document.getElementById('legend');
+function act(k, i) {               // unit k's activation at character i, from 4 bits: -7..7 over 7
+  const b = raw.charCodeAt((k * N + i) >> 1);
+  return (((k * N + i) & 1 ? b & 15 : b >> 4) - 8) / 7;
+}
 function colour(mode) {
   for (let i = 0; i < N; i++) {
     let c = '#eee';
-    if (mode === 'p') { if (P[i] !== null) c = 'rgba(230,40,40,' + (1 - P[i]).toFixed(3) + ')'; }
-    else { const [l, u] = mode.split(':').map(Number), v = A[(l * N + i) * H + u] / 127;
-           c = v > 0 ? 'rgba(230,90,30,' + v.toFixed(3) + ')' : 'rgba(40,90,230,' + (-v).toFixed(3) + ')'; }
+    if (mode === 'p') { if (P[i] !== null) c = 'rgba(235,60,60,' + (1 - P[i]).toFixed(3) + ')'; }
+    else { const v = act(U[mode], i);
+           c = v > 0 ? 'rgba(230,90,30,' + v.toFixed(3) + ')' : 'rgba(70,130,255,' + (-v).toFixed(3) + ')'; }
     spans[i].style.background = c;
   }
-  document.getElementById('legend').textContent = mode === 'p' ?
-    'Shade: how surprised the model was (red: it gave the character a low probability). Hover a character.' :
-    'Layer ' + (+mode.split(':')[0] + 1) + ', unit ' + mode.split(':')[1] + ': orange above zero, blue below.';
+  legend.textContent = mode === 'p' ?
+    'Shade: how surprised the model was (red: it gave the character a low probability).' :
+    'Layer ' + mode.split(':')[0] + ', unit ' + mode.split(':')[1] + ': orange above zero, blue below.';
   document.getElementById('mode').value = mode; document.body.dataset.mode = mode;
 }
-document.getElementById('mode').onchange = e => colour(e.target.value);
-for (const row of document.querySelectorAll('tr.unit')) row.onclick = () => colour(row.dataset.unit);
-colour(location.hash.length > 1 ? location.hash.slice(1) : 'p');
+function follow() {                // the address: #p, or one of the units on this page
+  const want = decodeURIComponent(location.hash.slice(1));
+  colour(want in U ? want : 'p');
+  if (want && want !== 'p' && !(want in U))
+    legend.textContent = 'There is no unit "' + want + '" on this page: it has %(which)s. ' + legend.textContent;
+}
+document.getElementById('mode').onchange = e => { location.hash = e.target.value; };
+for (const row of document.querySelectorAll('tr.unit')) row.onclick = () => { location.hash = row.dataset.unit; };
+document.getElementById('text').onclick = e => {
+  if (e.target.title) document.getElementById('info').textContent = JSON.stringify(e.target.textContent) + ': '
+    + e.target.title;
+};
+window.onhashchange = follow;
+follow();
 </script></body></html>
-'''
+"""
 
 
-def page(title, text, probs, top, acts, best):
-    """The self-contained HTML page (activations as signed bytes, base64)."""
+def page(title, text, probs, top, acts, best, layer):
+    """The self-contained page: the activations of the units it lists and of every unit of one layer (counted
+    from 1), each as 4 bits a character (-7..7 over 7), base64."""
     L, n, H = acts.shape
     spans = []
     for ch, p, t in zip(text, probs, top):
         hover = 'the first character' if p is None else (f'p = {p:.3f}; top five: ' + ', '.join(
             f'{c!r} {q:.3f}' for c, q in t))
-        spans.append(f'<span title="{html.escape(hover)}">{html.escape(ch)}</span>')
-    options = ''.join(f'<option value="{l}:{u}">layer {l + 1}, unit {u}</option>' for l in range(L) for u in range(H))
-    rows = ''.join(f'<tr class="unit" data-unit="{l}:{u}"><td>{html.escape(name)}</td><td>{l + 1}</td><td>{u}</td>'
-                   f'<td>{r:+.3f}</td></tr>' for name, units in best.items() for l, u, r in units)
-    acts8 = np.clip(np.round(acts * 127), -127, 127).astype(np.int8)
-    return PAGE % dict(title=html.escape(title), legend='', options=options, rows=rows, spans=''.join(spans),
-                       probs=json.dumps([None if p is None else round(p, 4) for p in probs]), layers=L, units=H,
-                       n=n, acts=base64.b64encode(acts8.tobytes()).decode())
+        spans.append(f'<span title="{html.escape(hover, False).replace(chr(34), "&quot;")}">{html.escape(ch)}</span>')
+    shown = list(dict.fromkeys([(l, u) for units in best.values() for l, u, _ in units]
+                               + [(layer - 1, u) for u in range(H)]))
+    ls, us = zip(*shown)
+    q = (np.clip(np.round(acts[list(ls), :, list(us)] * 7), -7, 7) + 8).astype(np.uint8).ravel()   # unit-major
+    q = np.append(q, 8) if q.size % 2 else q
+    options = ''.join(f'<option value="{l + 1}:{u}">layer {l + 1}, unit {u}</option>' for l, u in shown)
+    rows = ''.join(f'<tr class="unit" data-unit="{l + 1}:{u}"><td>{html.escape(name)}</td><td>{l + 1}</td>'
+                   f'<td>{u}</td><td>{r:+.3f}</td></tr>' for name, units in best.items() for l, u, r in units)
+    return PAGE % dict(title=html.escape(title), options=options, rows=rows, spans=''.join(spans), n=n,
+                       probs=json.dumps([None if p is None else round(p, 4) for p in probs]),
+                       units=json.dumps({f'{l + 1}:{u}': k for k, (l, u) in enumerate(shown)}),
+                       example=f'{layer}:0', which=f'units 0 to {H - 1} of layer {layer}, and those in the table',
+                       acts=base64.b64encode((q[0::2] << 4 | q[1::2]).astype(np.uint8).tobytes()).decode())
 
 
 def main(argv):
-    opts, files = parse(argv, ('chars', 'out'), __doc__)
+    opts, files = parse(argv, ('chars', 'out', 'layer'), __doc__)
     if not 1 <= len(files) <= 2:
         fail('give CHECKPOINT [TEXT_FILE] (see --help)')
     try:
@@ -137,6 +164,12 @@ def main(argv):
     except (ValueError, AssertionError):
         fail(f"--chars must be a whole number from 2 to {MAX_CHARS}, got {opts['chars']!r}")
     m, run = harness.load_model(files[0])
+    L = getattr(m, 'num_layers', 1)
+    try:
+        layer = int(opts.get('layer', L))
+        assert 1 <= layer <= L
+    except (ValueError, AssertionError):
+        fail(f"--layer must be a whole number from 1 to {L}, got {opts['layer']!r}")
     text = read_text(run, files[1] if len(files) > 1 else None, n)
     probs, top, acts = inspect(m, run.params, run.chars, text)
     best = best_units(acts, properties(text))
@@ -145,7 +178,7 @@ def main(argv):
              f"on {len(text):,} characters")
     try:
         with open(out, 'w', encoding='utf-8') as f:
-            f.write(page(title, text, probs, top, acts, best))
+            f.write(page(title, text, probs, top, acts, best, layer))
     except OSError as e:
         fail(f'cannot write {out}: {e.strerror}')
     print(f'{out}: {title}; mean loss {-np.mean(np.log([p for p in probs[1:]])):.4f} nats/char')
