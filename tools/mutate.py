@@ -23,6 +23,7 @@ ORDER = [f'tests/test_{name}.py' for name in     # the quick files that catch mo
           'discussion', 'inspect', 'titles')]
 BOTH = ('min_char_rnn.py', 'rnn3.py')
 FILES = BOTH + ('harness.py',)
+TOOL_TESTS = ('discussion', 'inspect', 'titles', 'hardening', 'workflow')   # where the tools are tested
 
 # (files, area, piece of the file, what it becomes): the model's in the scripts, the rest once in harness.py
 H = ('harness.py',)
@@ -237,6 +238,25 @@ MUTANTS = [
     (H, 'generate', 'min(left, 10000, 2**20 // len(ix_of) + 1)', 'min(left, 10000)'),
     (H, 'generate', '        generate_text(run) if m.generate or m.lines else m.train(run)', '        generate_text(run) if m.generate else m.train(run)'),
     (H, 'generate', "'--generate=1', '--dtype=float64'], run)", "'--generate=1'], run)"),
+    # the tools
+    (('tools/inspect_text.py',), 'tools', '{html.escape(ch)}</span>', '{ch}</span>'),
+    (('tools/inspect_text.py',), 'tools', '.replace(chr(34), "&quot;")', ''),
+    (('tools/inspect_text.py',), 'tools', '-np.mean(np.log([p for p in probs[1:]]))', '-np.mean(np.log2([p for p in probs[1:]]))'),
+    (('tools/inspect_text.py',), 'tools', 'for i in sorted(five, key=lambda i: (-p[i], i))]', 'for i in sorted(five)]'),
+    (('tools/inspect_text.py',), 'tools', 'acts[list(ls), :, list(us)] * 7), -7, 7)', 'acts[list(ls), :, list(us)] * 8), -7, 7)'),
+    (('tools/inspect_text.py',), 'tools', '+ [(layer - 1, u) for u in range(H)]', '+ [(L - 1, u) for u in range(H)]'),
+    (('tools/inspect_text.py',), 'tools', 'window.onhashchange = follow;', ''),
+    (('tools/inspect_text.py',), 'tools', "'rgba(70,130,255,'", "'rgba(40,90,230,'"),
+    (('tools/inspect_text.py',), 'tools', '  if (e.target.title) document', '  if (false) document'),
+    (('tools/cli.py',), 'tools', '        h = hs[..., -1, :]', '        h = m.zero_state()'),
+    (('tools/cli.py',), 'tools', 'max(1, 2**20 // len(params[-1]))', 'max(1, 2**40 // len(params[-1]))'),
+    (('tools/cli.py',), 'tools', '    if not text_file and not os.path.exists(path):', '    if False:'),
+    (('tools/cli.py',), 'tools', '    if n and n > len(text) or len(text) < 2:', '    if n and n > len(text):'),
+    (('tools/gradient_reach.py',), 'tools', 'dy.append(ps[ts[(ts >= a) & (ts < a + len(ps))] - a])', 'dy.append(ps[ts[(ts >= a) & (ts < a + len(ps))] - a - 1])'),
+    (('tools/novelty.py',), 'tools', 'only_held_out = sum(s in held_out and s not in train for s in samples)', 'only_held_out = sum(s in held_out for s in samples)'),
+    (('tools/loss_vs_size.py',), 'tools', "train=meta['smooth_loss'] / chars_per_seq)", "train=meta['smooth_loss'])"),
+    (('tools/prepare_titles.py',), 'tools', 'os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW', 'os.O_WRONLY | os.O_CREAT | os.O_TRUNC'),
+    (('tools/prepare_titles.py',), 'tools', "f'sha256 {hashlib.sha256(data).hexdigest()}'", "f'sha256 {hashlib.sha256(data[1:]).hexdigest()}'"),
     # main (harness.py)
     (H, 'main', '        fail(f"cannot {\'read input file\' if e.filename == m.input_file else \'write\'} {e.filename}: "\n             f\'{e.strerror}\')', '        raise'),
     (H, 'main', "        fail(f'{m.input_file} is not UTF-8 text (byte {e.start}); convert it to UTF-8')", '        raise'),
@@ -271,9 +291,10 @@ def run_one(file, before, after):
             return 'not applicable: the piece occurs %d times' % source.count(before), 0.0
         open(path, 'w').write(source.replace(before, after))
         others = ['-k', f'not {[s for s in BOTH if s != file][0][:-3]}'] if file in BOTH else []
+        order = ORDER if file in FILES else sorted(ORDER, key=lambda t: t[11:-3] not in TOOL_TESTS)   # theirs first
         start = time.time()
         try:
-            r = subprocess.run([sys.executable, '-m', 'pytest', '-x', '-q', '-p', 'no:cacheprovider', *ORDER,
+            r = subprocess.run([sys.executable, '-m', 'pytest', '-x', '-q', '-p', 'no:cacheprovider', *order,
                                 *others], cwd=tmp, capture_output=True, text=True, timeout=600)
             result = 'survived' if r.returncode == 0 else 'killed'
         except subprocess.TimeoutExpired:
@@ -300,7 +321,7 @@ def main(argv):
             results.append((file, area, before, after, result))
             print(f'{result:9} {seconds:5.0f} s  {file:16} {area:14} {before.strip()[:60]!r}', flush=True)
     print('\n| file | area | killed / mutants |\n| --- | --- | --- |')
-    for file in FILES:
+    for file in dict.fromkeys(FILES + tuple(r[0] for r in results)):
         mine = [r for r in results if r[0] == file]
         for area in dict.fromkeys(r[1] for r in mine):
             rows = [r for r in mine if r[1] == area]
