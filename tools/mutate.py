@@ -4,7 +4,7 @@ suite catches.
 usage: python tools/mutate.py [--jobs=2] [--only=FILE] [--area=AREA[,AREA]] [--list]
 
 Each mutant replaces one exact piece of a file (it must occur there exactly once) in a fresh copy of the
-repository, then runs `python -m pytest -x -q` there on the test files: for a script's mutant, the tests of
+repository's tracked files, then runs `python -m pytest -x -q` there on the test files: for a script's mutant, the tests of
 that script (ids naming the other script are left out); for a mutant of harness.py, all of them. A mutant is
 killed when that run fails or times out (600 s). Prints one line per mutant, then the score per file and per
 area, and the survivors with the reason recorded here for each one that is known to survive.
@@ -20,7 +20,8 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ORDER = [f'tests/test_{name}.py' for name in     # the quick files that catch most first; every file runs
          ('gradients', 'loop', 'training', 'names', 'workflow', 'session', 'errors', 'faults', 'hardening',
-          'discussion', 'inspect', 'titles')]
+          'discussion', 'inspect', 'titles', 'readme')]
+TRACKED = subprocess.run(['git', 'ls-files'], cwd=ROOT, capture_output=True, text=True).stdout.split()
 BOTH = ('min_char_rnn.py', 'rnn3.py')
 FILES = BOTH + ('harness.py',)
 TOOL_TESTS = ('discussion', 'inspect', 'titles', 'hardening', 'workflow')   # where the tools are tested
@@ -277,14 +278,10 @@ def mutants(only=None, areas=None):
 def run_one(file, before, after):
     """'killed' or 'survived' (and seconds) for one mutant, in its own copy of the repository."""
     with tempfile.TemporaryDirectory() as tmp:
-        for d in ('tests', 'data'):
-            shutil.copytree(os.path.join(ROOT, d), os.path.join(tmp, d), ignore=shutil.ignore_patterns('__pycache__'))
-        for f in FILES + ('input.txt',):
-            shutil.copy(os.path.join(ROOT, f), tmp)
-        os.makedirs(os.path.join(tmp, 'tools'))
-        for f in os.listdir(os.path.join(ROOT, 'tools')):
-            if f.endswith('.py'):
-                shutil.copy(os.path.join(ROOT, 'tools', f), os.path.join(tmp, 'tools'))
+        for f in TRACKED:                        # the working tree's tracked files, in a repository of their own
+            os.makedirs(os.path.join(tmp, os.path.dirname(f)), exist_ok=True)
+            shutil.copy(os.path.join(ROOT, f), os.path.join(tmp, f))
+        subprocess.run('git init -q && git add -A', shell=True, cwd=tmp, check=True)
         path = os.path.join(tmp, file)
         source = open(path).read()
         if source.count(before) != 1:
