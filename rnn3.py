@@ -155,7 +155,7 @@ def sample_names(k, start, params, rng, temperature=1.0):
 def train(run):
     harness.start_run(run)   # the run record: the data, the weights (new or a checkpoint's), signals caught
     data, params, nl = run.data, run.params, run.chars.index('\n') if per_line else None
-    while run.n < max_iters and not run.stop:
+    while run.n < max_iters:
         n, p = run.n, run.p
         if per_line:                               # one name an iteration, from a zero state (names note)
             seq = data[line_order(seed, n // len(data), len(data))[n % len(data)]]
@@ -166,7 +166,7 @@ def train(run):
             inputs, targets = data[p:p + seq_length], data[p + 1:p + seq_length + 1]
         harness.held_out(run)                      # every eval_every iterations (not in the paper)
         if run.stop:
-            break                                  # interrupted during the evaluation: redone on resume
+            break                                  # a signal (during the evaluation: it is redone on resume)
         if n % print_every == 0:                   # per_line: five names, one a line
             sample_ix = (sum((name + [nl] for name in sample_names(5, [nl], params, run.rng)), [])[:-1]
                          if per_line else sample(run.hprev, inputs[0], sample_length, params, run.rng)[0])

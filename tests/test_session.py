@@ -13,7 +13,7 @@ import sys
 import numpy as np
 import pytest
 
-from common import (ROOT, harness, SCRIPTS, TEXT, assert_clean_error, edited_script, load_script, run_main, loss_lines, run_path, run_script,
+from common import (ROOT, harness, SCRIPTS, TEXT, assert_clean_error, ck_meta, edited_script, load_script, run_main, loss_lines, run_path, run_script,
                     script_params, small_args, start_script, write_text)
 
 SMALL_TOP = {'min_char_rnn.py': {'hidden_size': 12}, 'rnn3.py': {'hidden_size': 10, 'num_layers': 2}}
@@ -146,7 +146,30 @@ def test_help_lists_every_hyperparameter_with_its_default_and_comment(script, fl
         line = [line for line in r.stdout.splitlines() if line.strip().startswith(f'--{name}=')]
         assert len(line) == 1, name
         assert f'--{name}={getattr(m, name)}' in line[0] and (comment is None or line[0].endswith(comment)), line
+    assert "--prime=''" in r.stdout, 'an empty default is shown as one'
 
+
+@pytest.mark.parametrize('script', SCRIPTS)
+def test_help_keeps_a_hash_sign_inside_a_value_apart_from_the_comment(script, tmp_path):
+    r = run_path(edited_script(tmp_path, script, prime="'C#_minor:'"), '--help')
+    line = [line for line in r.stdout.splitlines() if line.strip().startswith('--prime=')][0]
+    assert r.returncode == 0 and re.fullmatch(r'  --prime=C#_minor: +text run through the network before sampling', line)
+
+
+@pytest.mark.parametrize('script', SCRIPTS)
+def test_the_transcript_reaches_a_pipe_as_it_is_printed(script, tmp_path):
+    """Without PYTHONUNBUFFERED, as `python min_char_rnn.py | tee log` runs: the lines of iteration 1,000 can be
+    read before the run has saved iteration 100,000 (a full 8 KB buffer of these transcripts is 200,000)."""
+    env = {k: v for k, v in os.environ.items() if k != 'PYTHONUNBUFFERED'}
+    args = small_args(script, tmp_path, '--print_every=1000', '--sample_length=5', '--checkpoint_every=1000')
+    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, script), *args, '--max_iters=1000000'], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    while 'iter 1000, loss' not in proc.stdout.readline():
+        pass
+    saved = ck_meta(tmp_path / 'out' / 'ck.npz')['n']
+    proc.kill()
+    proc.wait()
+    assert saved < 100000, saved
 
 @pytest.mark.parametrize('script', SCRIPTS)
 def test_unknown_name_suggests_the_closest_and_a_missing_equals_sign_shows_the_right_form(script, tmp_path):

@@ -86,7 +86,6 @@ MUTANTS = [
     (BOTH, 'loop', 'if not np.isfinite(loss):', 'if np.isnan(loss):'),
     (BOTH, 'loop', '            harness.log_row(run, grads) ', '            harness.log_row(run) '),
     (BOTH, 'loop', "print(f'----\\niter {n}, loss: {run.smooth_loss:f}\\n----\\n{txt}', flush=True)", "print(f'----\\niter {n}, loss: {run.smooth_loss:f}\\n----\\n{txt}')"),
-    (BOTH, 'loop', 'while run.n < max_iters and not run.stop:', 'while run.n < max_iters:'),
     # settings: the block, --help, parsing, checks, resolution (harness.py)
     (H, 'settings', "    if not arg.startswith('--') or not eq:", '    if not eq:'),
     (H, 'settings', '    if name not in kinds:\n', '    if name in ():\n'),
