@@ -192,6 +192,7 @@ def test_kill_9_while_saving_leaves_a_whole_checkpoint_and_the_run_resumes(scrip
 
 @pytest.mark.parametrize('script', SCRIPTS)
 @pytest.mark.parametrize('field, value', [('n', -1), ('n', 2.5), ('p', 'x'), ('smooth_loss', None), ('rng', {'a': 1}),
+                                          ('smooth_loss', float('nan')), ('elapsed', float('inf')),
                                           ('chars', ['ab']), ('config', {'hidden_size': 'big'})])
 def test_a_damaged_checkpoint_record_is_one_line_error(script, field, value, tmp_path, capsys):
     args = small_args(script, tmp_path, '--max_iters=20')

@@ -192,6 +192,10 @@ def test_strings_from_a_crafted_record_or_a_path_reach_the_terminal_escaped(scri
     r = run_in_process(capsys, script, *with_path(args, tmp_path / 'a\x1b]0;owned\x07.npz'), '--generate=5')
     assert_clean_error(r, 'no checkpoint at', 'a\\x1b]0;owned\\x07.npz')
     assert '\x1b' not in r.stderr
+    rewrite_record(tmp_path / 'out' / 'ck.npz', script=script, config=dict(
+        ck_meta(tmp_path / 'out' / 'ck.npz')['config'], input_file='in\x1b[2J.txt'))
+    r = run_in_process(capsys, script, *args, '--generate=5')               # a note, not an error
+    assert r.returncode == 0 and '(trained on in\\x1b[2J.txt)' in r.stderr and '\x1b' not in r.stderr, r.stderr
 
 
 @pytest.mark.parametrize('script', SCRIPTS)

@@ -150,6 +150,17 @@ def test_help_lists_every_hyperparameter_with_its_default_and_comment(script, fl
 
 
 @pytest.mark.parametrize('script', SCRIPTS)
+def test_a_setting_a_user_adds_to_the_top_is_typed_by_its_value(script, tmp_path):
+    path = edited_script(tmp_path, script)
+    source = open(path, encoding='utf-8').read()
+    open(path, 'w', encoding='utf-8').write(source.replace('temperature = 1.0 ', 'dropout = 0.5\ntemperature = 1.0 '))
+    args = small_args(script, tmp_path, '--max_iters=5')
+    assert '--dropout=0.5' in run_path(path, '--help').stdout
+    assert run_path(path, *args, '--dropout=0.25').returncode == 0
+    assert_clean_error(run_path(path, *args, '--dropout=abc'), '--dropout=abc is not a valid float')
+
+
+@pytest.mark.parametrize('script', SCRIPTS)
 def test_help_keeps_a_hash_sign_inside_a_value_apart_from_the_comment(script, tmp_path):
     r = run_path(edited_script(tmp_path, script, prime="'C#_minor:'"), '--help')
     line = [line for line in r.stdout.splitlines() if line.strip().startswith('--prime=')][0]
@@ -157,14 +168,18 @@ def test_help_keeps_a_hash_sign_inside_a_value_apart_from_the_comment(script, tm
 
 
 @pytest.mark.parametrize('script', SCRIPTS)
-def test_the_transcript_reaches_a_pipe_as_it_is_printed(script, tmp_path):
-    """Without PYTHONUNBUFFERED, as `python min_char_rnn.py | tee log` runs: the lines of iteration 1,000 can be
-    read before the run has saved iteration 100,000 (a full 8 KB buffer of these transcripts is 200,000)."""
+@pytest.mark.parametrize('line, extra', [('iter 1000, loss', ['--print_every=1000']),
+                                         ('iter 1000, held-out loss', ['--print_every=1000000', '--val_fraction=0.1',
+                                                                       '--eval_every=1000'])])
+def test_what_goes_to_stdout_reaches_a_pipe_as_it_is_printed(script, line, extra, tmp_path):
+    """Without PYTHONUNBUFFERED, as `python min_char_rnn.py | tee log` runs: the lines of iteration 1,000 (the
+    transcript, the held-out loss) can be read before the run has saved iteration 100,000 (8 KB of them, a full
+    buffer, would take over 100,000 iterations)."""
     env = {k: v for k, v in os.environ.items() if k != 'PYTHONUNBUFFERED'}
-    args = small_args(script, tmp_path, '--print_every=1000', '--sample_length=5', '--checkpoint_every=1000')
+    args = small_args(script, tmp_path, *extra, '--sample_length=5', '--checkpoint_every=1000')
     proc = subprocess.Popen([sys.executable, os.path.join(ROOT, script), *args, '--max_iters=1000000'], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    while 'iter 1000, loss' not in proc.stdout.readline():
+    while line not in proc.stdout.readline():
         pass
     saved = ck_meta(tmp_path / 'out' / 'ck.npz')['n']
     proc.kill()
@@ -248,6 +263,37 @@ def test_a_reader_that_closes_the_pipe_stops_the_run_and_it_is_saved_and_resumes
     resumed = run_script(script, *small_args(script, tmp_path / 'b', *extra), f'--max_iters={stopped + 100}', '--resume=True')
     whole = run_script(script, *small_args(script, tmp_path / 'a', *extra), f'--max_iters={stopped + 100}')
     assert whole.stdout.startswith(seen) and whole.stdout.endswith(resumed.stdout) and resumed.stdout
+
+
+@pytest.mark.parametrize('script', SCRIPTS)
+def test_a_reader_that_closes_the_pipe_after_a_held_out_line_stops_the_run_too(script, tmp_path):
+    """Only held-out lines go to stdout here: the first write after the reader has gone is one of them."""
+    args = small_args(script, tmp_path, '--print_every=1000000', '--val_fraction=0.1', '--eval_every=100')
+    proc = start_script(script, args + ['--max_iters=20000'])
+    while 'iter 100, held-out loss' not in proc.stdout.readline():
+        pass
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=60) == 141 and 'Traceback' not in err, err
+    assert 100 < meta(tmp_path / 'out' / 'ck.npz')[0]['n'] < 20000
+
+
+def test_a_run_holds_the_lock_file_that_is_there_even_when_the_run_before_removes_it_meanwhile(tmp_path,
+                                                                                               monkeypatch):
+    """The run before ends between this run's opening the lock file and locking it, and removes the file."""
+    flock, removed = harness.fcntl.flock, []
+
+    def the_run_before_ends_meanwhile(fd, op):
+        if not removed:
+            removed.append(os.remove(tmp_path / 'ck.npz.lock'))
+        return flock(fd, op)
+    monkeypatch.setattr(harness.fcntl, 'flock', the_run_before_ends_meanwhile)
+    run = SimpleNamespace(lock=None, path=str(tmp_path / 'ck.npz'), log_path=str(tmp_path / 'ck.csv'),
+                          lock_path=str(tmp_path / 'ck.npz.lock'), script='min_char_rnn.py')
+    (tmp_path / 'ck.npz.lock').write_text('')
+    harness.lock(run, run.path)
+    assert removed and os.path.samestat(os.fstat(run.lock), os.stat(run.lock_path)), 'it locks the file there is'
+    os.close(run.lock)
 
 
 @pytest.mark.parametrize('script', SCRIPTS)
