@@ -10,7 +10,8 @@ import sys
 import numpy as np
 import pytest
 
-from common import ROOT, SCRIPTS, TEXT, load_script, run_main, loss_lines, run_script, saved_params, small_args, without_elapsed
+from common import (ROOT, SCRIPTS, TEXT, harness, load_script, loss_lines, run_main, run_script, saved_params, small_args,
+                    without_elapsed)
 
 EXTRA = ['--print_every=50', '--sample_length=40', '--val_fraction=0.1', '--eval_every=100']
 
@@ -63,6 +64,15 @@ def test_failed_checkpoint_write_leaves_the_previous_checkpoint_whole(script, tm
         run_main(m, args + ['--resume=True', '--max_iters=40'])
     assert 'No space left on device; the previous one is untouched' in str(e.value)
     assert path.read_bytes() == before and sorted(os.listdir(path.parent)) == ['ck.csv', 'ck.npz']
+
+
+@pytest.mark.parametrize('script', SCRIPTS)
+def test_what_is_synced_to_disk_is_the_whole_checkpoint_and_log(script, tmp_path, monkeypatch):
+    """fsync (before the rename) sees every byte written: nothing is left in a buffer for a power cut to lose."""
+    synced, fsync = [], os.fsync
+    monkeypatch.setattr(harness.os, 'fsync', lambda fd: synced.append(os.fstat(fd).st_size) or fsync(fd))
+    run_main(load_script(script), small_args(script, tmp_path, '--max_iters=20'))
+    assert synced == [os.path.getsize(tmp_path / 'out' / 'ck.npz'), os.path.getsize(tmp_path / 'out' / 'ck.csv')]
 
 
 @pytest.fixture(scope='module')
