@@ -149,6 +149,23 @@ def test_a_crafted_checkpoint_takes_no_more_memory_than_what_it_should_hold(scri
     assert_clean_error(run_in_process(capsys, script, *args, mode, '--max_iters=40'), 'its log is damaged')
 
 
+@pytest.mark.parametrize('script', SCRIPTS)
+@pytest.mark.parametrize('mode', ['--resume=True', '--generate=20'])
+def test_a_checkpoint_is_checked_before_its_arrays_are_read(script, mode, tmp_path, capsys):
+    """A record whose size would not fit this machine; a record member claiming 512 MB; a log that is not one."""
+    args = [a for a in trained(script, tmp_path) if not a.startswith(('--hidden_size', '--num_layers'))]
+    path = tmp_path / 'out' / 'ck.npz'
+    good = path.read_bytes()
+    rewrite_record(path, config=dict(ck_meta(path)['config'], hidden_size=200000))
+    assert_clean_error(run_in_process(capsys, script, *args, mode, '--max_iters=40'), 'GB to train; this machine has')
+    path.write_bytes(good)
+    crafted(path, {'meta.npy': npy({'descr': '<U134217728', 'fortran_order': False, 'shape': ()}, b'{}')})
+    assert_clean_error(run_in_process(capsys, script, *args, mode, '--max_iters=40'), 'its meta is damaged')
+    path.write_bytes(good)
+    crafted(path, {'log.npy': npy({'descr': '|u1', 'fortran_order': False, 'shape': (19,)}, b'name,score\nalice,1\n')})
+    assert_clean_error(run_in_process(capsys, script, *args, mode, '--max_iters=40'), 'its log is damaged')
+
+
 SAVING_SIGNALS = [signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2, signal.SIGALRM, signal.SIGXCPU]
 
 

@@ -161,6 +161,22 @@ def test_a_setting_a_user_adds_to_the_top_is_typed_by_its_value(script, tmp_path
 
 
 @pytest.mark.parametrize('script', SCRIPTS)
+def test_the_training_time_a_checkpoint_records_adds_up_across_a_resume(script, tmp_path, capsys, monkeypatch):
+    """A clock that moves 0.5 s a training step: 20 steps, then 10 more after a resume: 10 s, then 15 s."""
+    clock, args, seen = [1000.0], small_args(script, tmp_path, '--print_every=5'), []
+    monkeypatch.setattr(harness, 'time', SimpleNamespace(time=lambda: clock[0], strftime=time.strftime,
+                                                         localtime=time.localtime))
+    for extra in (['--max_iters=20'], ['--max_iters=30', '--resume=True']):
+        m = load_script(script)
+        lossFun = m.lossFun
+        m.lossFun = lambda *a: clock.__setitem__(0, clock[0] + 0.5) or lossFun(*a)
+        run_main(m, args + extra)
+        seen.append(meta(tmp_path / 'out' / 'ck.npz')[0]['elapsed'])
+    elapsed = [float(row.split(',')[4]) for row in (tmp_path / 'out' / 'ck.csv').read_text().splitlines()[1:]]
+    assert seen == [10.0, 15.0] and elapsed == [0.5, 3.0, 5.5, 8.0, 10.5, 13.0], (seen, elapsed)   # after each step
+
+
+@pytest.mark.parametrize('script', SCRIPTS)
 def test_help_keeps_a_hash_sign_inside_a_value_apart_from_the_comment(script, tmp_path):
     r = run_path(edited_script(tmp_path, script, prime="'C#_minor:'"), '--help')
     line = [line for line in r.stdout.splitlines() if line.strip().startswith('--prime=')][0]
