@@ -1,5 +1,6 @@
 """The traps of issue 17, each closed: a second terminal, bad checkpoint paths, sampling options without
 sampling, a finished run, hang-up, full disk, kill -9 mid-save, edited records and settings, a huge vocabulary."""
+import hashlib
 import os
 import pty
 import shutil
@@ -224,6 +225,28 @@ def test_resuming_on_a_changed_text_with_the_same_vocabulary_is_reported(script,
     write_text(tmp_path, TEXT[::-1])
     r = run_script(script, *args, '--resume=True', '--max_iters=25')
     assert r.returncode == 0 and 'is not the text' in r.stderr and 'was trained on' in r.stderr
+
+
+@pytest.mark.parametrize('script', SCRIPTS)
+def test_the_record_holds_the_hash_of_the_whole_text_and_a_changed_first_character_is_reported(script, tmp_path):
+    args = small_args(script, tmp_path, '--max_iters=20')
+    assert run_script(script, *args).returncode == 0
+    codes = np.array([sorted(set(TEXT)).index(ch) for ch in TEXT], np.int32)
+    assert ck_meta(tmp_path / 'out' / 'ck.npz')['text_sha256'] == hashlib.sha256(codes.tobytes()).hexdigest()
+    write_text(tmp_path, 'q' + TEXT[1:])
+    r = run_script(script, *args, '--resume=True', '--max_iters=25')
+    assert r.returncode == 0 and 'is not the text' in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize('script', SCRIPTS)
+def test_a_new_runs_weights_are_its_seeds_randn_times_0_01(script, tmp_path):
+    """One iteration at a learning rate of 1e-12 leaves the weights as the seed drew them (Adagrad's step is at
+    most the learning rate)."""
+    args = small_args(script, tmp_path, '--max_iters=1', '--learning_rate=1e-12', '--dtype=float64', '--seed=7')
+    assert run_script(script, *args).returncode == 0
+    with np.load(tmp_path / 'out' / 'ck.npz', allow_pickle=False) as ck:
+        first = ck['Wxh']
+    np.testing.assert_allclose(first, np.random.default_rng(7).standard_normal(first.shape) * 0.01, atol=1e-11)
 
 
 @pytest.mark.parametrize('script', SCRIPTS)
