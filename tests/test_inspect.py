@@ -11,7 +11,8 @@ import sys
 import numpy as np
 import pytest
 
-from common import ROOT, SCRIPTS, harness, TEXT, load_tool, oracle_lossFun, run_script, small_args, split_layers
+from common import (ROOT, SCRIPTS, harness, TEXT, load_tool, oracle_lossFun, random_model, run_script, small_args,
+                    split_layers)
 
 TOOL = os.path.join(ROOT, 'tools', 'inspect_text.py')
 SIZES = {'min_char_rnn.py': ['--hidden_size=6'], 'rnn3.py': ['--hidden_size=5', '--num_layers=2']}
@@ -84,6 +85,20 @@ def test_the_page_shows_markup_in_the_text_as_text(tmp_path):
     assert r.returncode == 0 and page.count('<script') == 1 and '<script>alert' not in page, r.stderr
     spans = re.findall(r'<span title="([^"<>]*)">([^<>"]*)</span>', page)
     assert len(spans) == 100 and ''.join(html.unescape(ch) for _, ch in spans) == (markup * 20)[:100]
+
+
+@pytest.mark.parametrize('script', SCRIPTS)
+def test_reading_in_pieces_carries_the_state_from_one_piece_to_the_next(script):
+    """Pieces of 7 characters give the states and p_t of one pass over the whole text."""
+    rng = np.random.default_rng(5)
+    m, params, _ = random_model(script, 1 if script == 'min_char_rnn.py' else 3, 6, 9, rng, scale=0.8)
+    codes = rng.integers(0, 9, 40)
+    _, hs, ps = m.forward(codes, codes, m.zero_state(), params)
+    pieces = list(load_tool('cli.py').forward_pieces(m, params, codes, step=7))
+    assert [a for a, _, _ in pieces] == list(range(0, 40, 7))
+    np.testing.assert_allclose(np.concatenate([h for _, h, _ in pieces], axis=1),
+                               hs[..., 1:, :].reshape(-1, 40, 6), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(np.concatenate([p for _, _, p in pieces]), ps, rtol=0, atol=1e-12)
 
 
 def test_properties_of_a_hand_built_text():

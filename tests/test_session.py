@@ -1,4 +1,5 @@
 """A user's first hour: edit the top and run again, resume as it was, --help, signals, the log, what runs."""
+import errno
 import hashlib
 import json
 import math
@@ -292,6 +293,19 @@ def test_a_reader_that_closes_the_pipe_after_a_held_out_line_stops_the_run_too(s
     err = proc.stderr.read()
     assert proc.wait(timeout=60) == 141 and 'Traceback' not in err, err
     assert 100 < meta(tmp_path / 'out' / 'ck.npz')[0]['n'] < 20000
+
+
+@pytest.mark.parametrize('script', SCRIPTS)
+def test_a_terminal_gone_without_a_hangup_stops_the_run_as_a_closed_pipe_does(script, tmp_path, monkeypatch):
+    """stdout's writes fail with EIO (a terminal that has gone): the run saves the last whole iteration, exits 141."""
+    def gone(text):
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    monkeypatch.setattr(sys, 'stdout', SimpleNamespace(write=gone, flush=lambda: None, fileno=lambda: devnull))
+    with pytest.raises(SystemExit) as e:
+        run_main(load_script(script), small_args(script, tmp_path, '--max_iters=100'))
+    os.close(devnull)
+    assert e.value.code == 141 and meta(tmp_path / 'out' / 'ck.npz')[0]['n'] == 1
 
 
 def test_a_run_holds_the_lock_file_that_is_there_even_when_the_run_before_removes_it_meanwhile(tmp_path,

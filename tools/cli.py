@@ -50,11 +50,11 @@ def read_text(run, text_file, n, default=1000):
     return text[:n or default]
 
 
-def forward_pieces(m, params, codes):
-    """The script's own forward pass (eq. (26)-(28)) over codes from a zero state, in pieces whose p_t take at
-    most 8 MB whatever the vocabulary, h carried from one to the next: (first index, the piece's h_t as
-    (layers, steps, units), its p_t) for each piece."""
-    h, step = m.zero_state(), max(1, 2**20 // len(params[-1]))
+def forward_pieces(m, params, codes, step=None):
+    """The script's own forward pass (eq. (26)-(28)) over codes from a zero state, in pieces of step characters
+    (by default, as many as make p_t 8 MB whatever the vocabulary), h carried from one to the next: (first index,
+    the piece's h_t as (layers, steps, units), its p_t) for each piece."""
+    h, step = m.zero_state(), step or max(1, 2**20 // len(params[-1]))
     for a in range(0, len(codes), step):
         piece = codes[a:a + step]
         _, hs, ps = m.forward(piece, piece, h, params)

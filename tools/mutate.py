@@ -249,7 +249,7 @@ MUTANTS = [
     (('tools/inspect_text.py',), 'tools', "'rgba(70,130,255,'", "'rgba(40,90,230,'"),
     (('tools/inspect_text.py',), 'tools', '  if (e.target.title) document', '  if (false) document'),
     (('tools/cli.py',), 'tools', '        h = hs[..., -1, :]', '        h = m.zero_state()'),
-    (('tools/cli.py',), 'tools', 'max(1, 2**20 // len(params[-1]))', 'max(1, 2**40 // len(params[-1]))'),
+    (('tools/cli.py',), 'tools', 'step or max(1, 2**20 // len(params[-1]))', 'step or max(1, 2**40 // len(params[-1]))'),
     (('tools/cli.py',), 'tools', '    if not text_file and not os.path.exists(path):', '    if False:'),
     (('tools/cli.py',), 'tools', '    if n and n > len(text) or len(text) < 2:', '    if n and n > len(text):'),
     (('tools/gradient_reach.py',), 'tools', 'dy.append(ps[ts[(ts >= a) & (ts < a + len(ps))] - a])', 'dy.append(ps[ts[(ts >= a) & (ts < a + len(ps))] - a - 1])'),
