@@ -179,9 +179,12 @@ def test_the_training_time_a_checkpoint_records_adds_up_across_a_resume(script, 
 
 @pytest.mark.parametrize('script', SCRIPTS)
 def test_help_keeps_a_hash_sign_inside_a_value_apart_from_the_comment(script, tmp_path):
-    r = run_path(edited_script(tmp_path, script, prime="'C#_minor:'"), '--help')
+    path = edited_script(tmp_path, script)
+    source = open(path, encoding='utf-8').read()
+    open(path, 'w', encoding='utf-8').write(source.replace("prime = ''  ", "prime = 'C# minor'"))
+    r = run_path(path, '--help')
     line = [line for line in r.stdout.splitlines() if line.strip().startswith('--prime=')][0]
-    assert r.returncode == 0 and re.fullmatch(r'  --prime=C#_minor: +text run through the network before sampling', line)
+    assert r.returncode == 0 and re.fullmatch(r'  --prime=C# minor +text run through the network before sampling', line)
 
 
 @pytest.mark.parametrize('script', SCRIPTS)
