@@ -7,12 +7,23 @@ import os, sys
 if not {'OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS'} & set(os.environ):
     os.environ.update(OPENBLAS_NUM_THREADS='1', MKL_NUM_THREADS='1')   # before NumPy loads (README, Speed)
 try:
-    import contextlib, difflib, errno, fcntl, glob, hashlib, importlib.util, json, math, re, signal, stat
-    import time, zipfile
+    import ast, contextlib, difflib, errno, fcntl, functools, glob, hashlib, importlib.util, io, json, math
+    import re, signal, stat, time, tokenize, zipfile
     from types import SimpleNamespace
     import numpy as np
 except KeyboardInterrupt:                          # Ctrl-C while NumPy loads: quiet, as later
     sys.exit(130)
+
+# -----------------------------------------------------------------------------
+# run options of every script, not the paper's: held-out loss, resume, sampling a saved model (--name=value)
+val_fraction = 0.0               # held-out tail of the text (0: train on all of it, as the paper)
+eval_every = 10000               # held-out loss every this many iterations
+resume = False                   # continue checkpoint_path with the settings it records
+generate = 0                     # > 0: sample this many characters from checkpoint_path, no training
+lines = 0                        # > 0: sample this many lines (per_line: names), no training
+prime = ''                       # text run through the network before sampling
+temperature = 1.0                # sampling divides the logits by it
+# -----------------------------------------------------------------------------
 
 RULE = '# ' + '-' * 77                           # rules off a script's block of settings, and its sections
 MAX_LINE = 1000                                  # per_line: the longest line (name) trained or sampled
@@ -27,6 +38,7 @@ RULES = {bool: ('True or False', None), str: ('text', None), float: ('positive',
          'checkpoint_path': ('a file name ending in .npz', lambda v: v.endswith('.npz')),
          'dtype': ('float64 or float32', lambda v: v in ('float64', 'float32'))}
 MODEL = ['hidden_size', 'num_layers', 'per_line']   # fixed by a checkpoint
+OPTIONS = ['val_fraction', 'eval_every', 'resume', 'generate', 'lines', 'prime', 'temperature']   # at the top
 ACTIONS = ['checkpoint_path', 'resume', 'generate', 'lines', 'prime', 'temperature']   # never taken from one
 STATE = ['n', 'p', 'smooth_loss', 'elapsed', 'val_loss', 'val_iter', 'chars', 'text_sha256']   # in the record
 SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGALRM', 'SIGXCPU']   # they save
@@ -54,10 +66,34 @@ def say(text, stream=None):
 
 # -----------------------------------------------------------------------------
 # settings: the block at the top of the script, a checkpoint's record, the command line; checked, set once
-def read_block(m):
-    """The block at the top of script m: (heading, '', '') for a group, ('', name, comment) for a setting."""
-    block = open(m.__file__, encoding='utf-8').read().split(RULE)[1]
-    return re.findall(r'^# (.*)$|^(\w+) = .*?(?:\s# (.*))?$', block, re.M)
+def read_block(module):
+    """The block at the top of a script (or of this file), for --help and the names of its settings, in its
+    order: ('', name, comment) for each name it assigns, (heading, '', '') for a comment alone on its line,
+    unless it is an assignment commented out. Its values are the module's, not read here."""
+    path = module.__file__
+    block = open(path, encoding='utf-8').read().split(RULE)[1]
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(block).readline))
+        nodes = [node for node in ast.parse(block).body if isinstance(node, (ast.Assign, ast.AnnAssign))]
+    except (SyntaxError, tokenize.TokenError) as e:
+        fail(f'the block at the top of {os.path.basename(path)} is not Python ({e}); undo the last edit')
+    comments = {tok.start[0]: (tok.string[1:].strip(), tok.line[:tok.start[1]].strip() == '')
+                for tok in tokens if tok.type == tokenize.COMMENT}
+    entries = {(row, 0): (text, '', '') for row, (text, alone) in comments.items()
+               if alone and not assigns(text)}
+    for node in nodes:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        comment = next((comments[r][0] for r in range(node.lineno, node.end_lineno + 1) if r in comments), '')
+        names = [t.id for target in targets for t in ast.walk(target) if isinstance(t, ast.Name)]
+        entries.update(((node.lineno, k), ('', name, comment)) for k, name in enumerate(names))
+    return [entries[key] for key in sorted(entries)]   # by line, then by place in the line
+
+def assigns(text):
+    """Whether a comment's text is an assignment commented out (# hidden_size = 100)."""
+    try:
+        return isinstance(ast.parse(text).body[0], (ast.Assign, ast.AugAssign, ast.AnnAssign))
+    except (SyntaxError, IndexError):
+        return False
 
 def parse(arg, following, kinds):
     """(name, value) from --name=value, the value typed as the setting is (check() then checks it)."""
@@ -88,19 +124,26 @@ def check(name, value, where, kind):
 def settings(m, argv, run):
     """Each setting from the block at the top of script m, then (resuming or sampling) the checkpoint's
     record, then the command line: checked, then set in m once. A training run first locks its checkpoint."""
-    run.script, run.keys = os.path.basename(m.__file__), [name for _, name, _ in read_block(m) if name]
+    here, run.script = sys.modules[__name__], os.path.basename(m.__file__)
+    blocks = [(m, read_block(m)), (here, read_block(here))]   # the script's settings, then the run options
+    own = [name for _, name, _ in blocks[0][1] if name]
+    run.keys = own + [name for _, name, _ in blocks[1][1] if name and name not in own]
     if {'-h', '--help'} & set(argv):             # every setting: its default and what it means
         print(m.__doc__.strip())
-        for heading, name, comment in read_block(m):
-            value = repr('') if getattr(m, name, None) == '' else getattr(m, name, None)
-            print(f'\n{heading}:' if heading else f'  --{name}={value}'.ljust(38) + ' ' + comment)
+        for module, block in blocks:
+            for heading, name, comment in block:
+                value = repr('') if getattr(module, name, None) == '' else getattr(module, name, None)
+                print(f'\n{heading}:' if heading else f'  --{name}={value}'.ljust(38) + ' ' + comment)
         sys.exit(0)
-    for k in [k for k in KIND if k not in run.keys]:   # a line deleted from the block: this, not a NameError
+    for k in [k for k in KIND if k not in run.keys]:   # a line deleted from a block: this, not a NameError
         if k != 'num_layers' or 'num_layers' in open(m.__file__, encoding='utf-8').read().split(RULE, 2)[2]:
-            fail(f'the setting {k} is missing from the block at the top of {run.script}: put its line back')
-    kinds = {k: KIND.get(k) or type(getattr(m, k)) for k in run.keys}   # a user's own setting: as its value
+            where = 'harness.py' if k in OPTIONS else run.script
+            fail(f'the setting {k} is missing from the block at the top of {where}: put its line back')
+    top = {k: getattr(m if k in own else here, k) for k in run.keys}   # the values, from the modules
+    kinds = {k: KIND.get(k) or type(top[k]) for k in run.keys}   # a user's own setting: as its value
     given = dict(parse(arg, argv[i + 1:i + 2], kinds) for i, arg in enumerate(argv))
-    config = {k: check(k, getattr(m, k), f'{k} at the top of {run.script}', kinds[k]) for k in run.keys}
+    config = {k: check(k, v, f'{k} at the top of {run.script if k in own else "harness.py"}', kinds[k])
+              for k, v in top.items()}
     config.update({k: check(k, v, '--' + k, kinds[k]) for k, v in given.items()})
     path, resuming = config['checkpoint_path'], config['resume']
     sampling = config['generate'] or config['lines']
@@ -265,7 +308,7 @@ def start_run(run):
     note(f'data has {len(data)} characters, {len(chars)} unique.')
     text_sha256, V = hashlib.sha256(data.tobytes()).hexdigest(), len(chars)
     if m.per_line:
-        data = m.split_lines(data, chars.index('\n') if '\n' in chars else -1)
+        data = split_lines(data, chars.index('\n') if '\n' in chars else -1)
         if not data or max(map(len, data)) > MAX_LINE + 2:
             fail(f'--per_line=True trains on lines of 1 to {MAX_LINE} characters, and {m.input_file} has '
                  + (f'a line of {max(map(len, data)) - 2} characters' if data else 'no non-empty line'))
@@ -301,16 +344,42 @@ def fits_memory(m, V):
     return size
 
 def new_run(run, chars):
-    """Weights as the listing's, zero Adagrad memory and hprev, and the loss of iteration 0 (p_t = 1/V)."""
+    """The script's new_run (the listing's start: new weights, the loss of iteration 0), after the earlier
+    run's files are kept aside; no held-out loss, no log rows yet."""
     m, V = run.m, len(chars)
     paper = run.keys[1:run.keys.index('per_line')]   # the first group of the block, but input_file
     note(f'new run: {fits_memory(m, V):,} parameters ({m.dtype}); '
          + ', '.join(f'{k}={getattr(m, k)}' for k in paper))
     keep_earlier_run(run)
-    run.rng = np.random.default_rng(m.seed)
-    run.theta, run.hprev, run.chars = m.init_params(V, run.rng), m.zero_state(), chars
-    run.__dict__.update(mem=np.zeros_like(run.theta), n=0, p=0, elapsed=0.0, val_loss=None, val_iter=None,
-                        rows=[], smooth_loss=np.log(V) * run.chars_per_seq)
+    m.new_run(run, run.data, chars)
+    run.__dict__.update(elapsed=0.0, val_loss=None, val_iter=None, rows=[])
+
+def split_lines(data, nl):
+    """per_line: each non-empty line as newline + line + newline (the newline starts and ends a name)."""
+    ends = np.flatnonzero(np.append(data, nl) == nl)
+    starts = np.append(-1, ends[:-1])
+    return [np.concatenate(([nl], data[a + 1:b], [nl])) for a, b in zip(starts, ends) if b > a + 1]
+
+@functools.lru_cache(maxsize=1)
+def line_order(seed, epoch, count):
+    """per_line: the order of the lines in pass `epoch` over them, seeded and reshuffled every pass."""
+    return np.random.default_rng([seed, epoch]).permutation(count)
+
+def next_name(run):
+    """per_line: iteration run.n's name (inputs: newline + name, targets: name + newline) and a zero state."""
+    order = line_order(run.m.seed, run.n // len(run.data), len(run.data))
+    seq = run.data[order[run.n % len(run.data)]]
+    return seq[:-1], seq[1:], run.m.zero_state()
+
+def sample_names(m, k, start, params, rng, temperature=1.0):
+    """per_line: k names (index lists), each from a zero state fed start (a newline, then any prime)."""
+    h = m.forward(start[:-1], start[1:], m.zero_state(), params)[1][..., len(start) - 2, :]
+    return [m.sample(h, start[-1], m.sample_length, params, rng, temperature, start[0])[0] for _ in range(k)]
+
+def names_sample(run, params, k=5):
+    """per_line: the sample a printing iteration shows, k names one a line (character indices)."""
+    nl = run.chars.index('\n')
+    return sum((name + [nl] for name in sample_names(run.m, k, [nl], params, run.rng)), [])[:-1]
 
 def seconds(run):
     return run.elapsed + time.time() - run.t0   # training time, across resumes
@@ -327,7 +396,7 @@ def held_out(run, final=False):
         if stop:
             return                               # a signal: evaluated again on resume
         loss, hs, _ = m.forward(chunk[:-1], chunk[1:], m.zero_state() if m.per_line else h, run.params)
-        total, h = total + float(loss), hs[..., -1, :]
+        total, h = total + float(loss), hs[..., len(chunk) - 2, :]   # h_{T-1}
     val = run.val_loss = total / sum(len(chunk) - 1 for chunk in chunks)
     run.val_iter = run.n
     say(f'iter {run.n}, held-out loss: {val:.4f} nats/char, {val / np.log(2):.4f} bits/char')
@@ -380,14 +449,14 @@ def generate_text(run):
         fail('--lines needs a newline in the vocabulary')
     # from a zero state fed a newline (or, if the text has none, its first symbol), then the prime
     start = [ix_of.get('\n', 0)] * (m.per_line or not m.prime) + [ix_of[ch] for ch in m.prime]
-    h = m.forward(start[:-1], start[1:], m.zero_state(), params)[1][..., -1, :]   # after the prime
+    h = m.forward(start[:-1], start[1:], m.zero_state(), params)[1][..., len(start) - 2, :]   # after prime
     ix, rng = start[-1], np.random.default_rng(m.seed)
     last = '' if m.per_line else m.prime         # what was written last
     left, todo = m.generate or MAX_LINE * m.lines, m.lines - last.count('\n') if m.lines else sys.maxsize
     sys.stdout.write(last)
     while left > 0 and todo > 0:                 # in pieces: any length in little memory
         if m.per_line:
-            name = m.sample_names(1, start, params, rng, m.temperature)[0]   # from a zero state fed start
+            name = sample_names(m, 1, start, params, rng, m.temperature)[0]   # from a zero state fed start
             piece = m.prime + ''.join(run.chars[i] for i in name) + '\n'
         else:                                    # a piece's noise: at most 8 MB, whatever the vocabulary
             ixes, h = m.sample(h, ix, min(left, 10000, 2**20 // len(ix_of) + 1), params, rng, m.temperature)

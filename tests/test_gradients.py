@@ -68,7 +68,7 @@ def test_update_clips_to_clip_then_applies_adagrad_as_the_listing_and_clip_0_doe
     want_params, want_mems = [p.copy() for p in params], [x.copy() for x in mems]
     oracle_update(want_params, [g.copy() for g in grads], want_mems, 0.1, 5 if clip is None else clip)
     mem = np.concatenate([x.ravel() for x in mems])
-    m.update(theta, grads, mem)
+    m.update(params, grads, m.unflatten(mem, 9))   # views into theta and mem, as train() passes them
     mems = m.unflatten(mem, 9)
     for got, want in zip(params + mems, want_params + want_mems):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)

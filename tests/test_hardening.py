@@ -257,13 +257,15 @@ def test_a_file_that_is_not_a_checkpoint_is_named_so_and_nothing_advises_unpickl
 
 @pytest.mark.parametrize('script', SCRIPTS)
 def test_a_setting_deleted_from_the_top_is_one_line_that_names_it(script, tmp_path):
-    source = open(os.path.join(ROOT, script), encoding='utf-8').read()
+    sources = {f: open(os.path.join(ROOT, f), encoding='utf-8').read() for f in (script, 'harness.py')}
     for name in ['clip', 'checkpoint_every', 'eval_every'] + (['num_layers'] if script == 'rnn3.py' else []):
+        where = 'harness.py' if name == 'eval_every' else script   # the run options sit at the top of harness.py
         (tmp_path / name).mkdir()
-        (tmp_path / name / script).write_text(re.sub(rf'^{name} = .*\n', '', source, count=1, flags=re.M))
-        (tmp_path / name / 'harness.py').write_bytes(open(os.path.join(ROOT, 'harness.py'), 'rb').read())
+        for f, source in sources.items():
+            (tmp_path / name / f).write_text(re.sub(rf'^{name} = .*\n', '', source, count=1, flags=re.M) if f == where
+                                             else source, encoding='utf-8')
         r = run_path(tmp_path / name / script, *small_args(script, tmp_path, '--max_iters=5'))
-        assert_clean_error(r, f'the setting {name} is missing from the block at the top of {script}')
+        assert_clean_error(r, f'the setting {name} is missing from the block at the top of {where}')
 
 
 def test_the_tools_work_from_any_folder_and_load_a_model_quietly(tmp_path):

@@ -97,7 +97,7 @@ def test_reading_in_pieces_carries_the_state_from_one_piece_to_the_next(script):
     pieces = list(load_tool('cli.py').forward_pieces(m, params, codes, step=7))
     assert [a for a, _, _ in pieces] == list(range(0, 40, 7))
     np.testing.assert_allclose(np.concatenate([h for _, h, _ in pieces], axis=1),
-                               hs[..., 1:, :].reshape(-1, 40, 6), rtol=0, atol=1e-12)
+                               hs[..., :-1, :].reshape(-1, 40, 6), rtol=0, atol=1e-12)
     np.testing.assert_allclose(np.concatenate([p for _, _, p in pieces]), ps, rtol=0, atol=1e-12)
 
 

@@ -178,7 +178,8 @@ PARSED = [('--resume=1', 'resume', True), ('--resume=0', 'resume', False), ('--r
 @pytest.mark.parametrize('script', SCRIPTS)
 @pytest.mark.parametrize('arg, name, value', PARSED)
 def test_command_line_values_are_typed_as_the_setting_is(script, arg, name, value):
-    kinds = {k: harness.KIND[k] for k in [n for _, n, _ in harness.read_block(load_script(script)) if n]}
+    blocks = harness.read_block(load_script(script)) + harness.read_block(harness)   # the script's, the run options
+    kinds = {k: harness.KIND[k] for k in [n for _, n, _ in blocks if n]}
     assert harness.parse(arg, [], kinds) == (name, value) and type(harness.parse(arg, [], kinds)[1]) is type(value)
 
 

@@ -5,7 +5,7 @@ import os
 import numpy as np
 import pytest
 
-from common import (ROOT, SCRIPTS, assert_clean_error, load_script, run_main, loss_lines, oracle_for_script, oracle_update,
+from common import (ROOT, SCRIPTS, assert_clean_error, harness, load_script, run_main, loss_lines, oracle_for_script, oracle_update,
                     record_lossFun, run_script, saved_params, script_params, small_args)
 
 NAMES = 'helium\nneon\n\nargon\nkrypton\nxenon\nradon\noganesson\n'      # one empty line, skipped
@@ -24,7 +24,7 @@ def test_each_line_becomes_newline_line_newline(script):
     nl = chars.index('\n')
     want = [[nl, chars.index('a'), chars.index('b'), nl], [nl, chars.index('c'), chars.index('d'), nl],
             [nl, chars.index('e'), nl]]
-    assert [list(s) for s in m.split_lines(data, nl)] == want
+    assert [list(s) for s in harness.split_lines(data, nl)] == want
 
 
 @pytest.mark.parametrize('script', SCRIPTS)
@@ -72,9 +72,9 @@ def test_sampled_names_stop_at_the_newline_or_at_sample_length(script):
     m.hidden_size, m.num_layers, m.dtype, m.sample_length = 4, 2, 'float64', 7
     params = [p * 0 for p in script_params(m, 3, np.random.default_rng(0))]
     params[-1][:] = [0.0, 50.0, 0.0]                 # by: the model always says 1
-    names = m.sample_names(3, [1], params, np.random.default_rng(0))
+    names = harness.sample_names(m, 3, [1], params, np.random.default_rng(0))
     assert names == [[], [], []], 'index 1 is the newline here: every name ends at once'
-    names = m.sample_names(2, [0, 2], params, np.random.default_rng(0))
+    names = harness.sample_names(m, 2, [0, 2], params, np.random.default_rng(0))
     assert names == [[1] * 7] * 2, 'no newline drawn: capped at sample_length'
 
 

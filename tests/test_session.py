@@ -155,7 +155,7 @@ def test_help_lists_every_hyperparameter_with_its_default_and_comment(script, fl
 def test_a_setting_a_user_adds_to_the_top_is_typed_by_its_value(script, tmp_path):
     path = edited_script(tmp_path, script)
     source = open(path, encoding='utf-8').read()
-    open(path, 'w', encoding='utf-8').write(source.replace('temperature = 1.0 ', 'dropout = 0.5\ntemperature = 1.0 '))
+    open(path, 'w', encoding='utf-8').write(source.replace('checkpoint_every = ', 'dropout = 0.5\ncheckpoint_every = '))
     args = small_args(script, tmp_path, '--max_iters=5')
     assert '--dropout=0.5' in run_path(path, '--help').stdout
     assert run_path(path, *args, '--dropout=0.25').returncode == 0
@@ -181,8 +181,8 @@ def test_the_training_time_a_checkpoint_records_adds_up_across_a_resume(script, 
 @pytest.mark.parametrize('script', SCRIPTS)
 def test_help_keeps_a_hash_sign_inside_a_value_apart_from_the_comment(script, tmp_path):
     path = edited_script(tmp_path, script)
-    source = open(path, encoding='utf-8').read()
-    open(path, 'w', encoding='utf-8').write(source.replace("prime = ''  ", "prime = 'C# minor'"))
+    source = open(tmp_path / 'harness.py', encoding='utf-8').read()   # the run options' block: harness.py's top
+    open(tmp_path / 'harness.py', 'w', encoding='utf-8').write(source.replace("prime = ''  ", "prime = 'C# minor'"))
     r = run_path(path, '--help')
     line = [line for line in r.stdout.splitlines() if line.strip().startswith('--prime=')][0]
     assert r.returncode == 0 and re.fullmatch(r'  --prime=C# minor +text run through the network before sampling', line)

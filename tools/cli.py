@@ -58,8 +58,8 @@ def forward_pieces(m, params, codes, step=None):
     for a in range(0, len(codes), step):
         piece = codes[a:a + step]
         _, hs, ps = m.forward(piece, piece, h, params)
-        h = hs[..., -1, :]
-        yield a, hs[..., 1:, :].reshape(-1, len(piece), hs.shape[-1]), ps
+        h = hs[..., len(piece) - 1, :]           # h_{T-1}: the scripts keep hprev as hs[-1], as the listing
+        yield a, hs[..., :-1, :].reshape(-1, len(piece), hs.shape[-1]), ps
 
 
 def pyplot():
