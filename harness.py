@@ -387,9 +387,9 @@ def seconds(run):
 def held_out(run, final=False):
     """Every eval_every iterations and at the end (once an iteration), the mean loss per character of the
     held-out data on stdout: h carried across chunks as in training (per_line: a zero state for each name)."""
-    m, h, total = run.m, run.m.zero_state(), 0.0
-    if run.val_data is None or run.val_iter == run.n or run.n % m.eval_every and not final:
+    if run.val_data is None or run.val_iter == run.n or run.n % run.m.eval_every and not final:
         return
+    m, h, total = run.m, run.m.zero_state(), 0.0
     chunks = run.val_data if m.per_line else [run.val_data[i:i + m.seq_length + 1]
                                               for i in range(0, len(run.val_data) - 1, m.seq_length)]
     for chunk in chunks:

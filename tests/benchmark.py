@@ -18,6 +18,7 @@ with os.cpu_count() BLAS threads, alone and beside a process that keeps one core
 alternating rounds; iterations/s, median of rounds.
 """
 import importlib.util
+import inspect
 import os
 import subprocess
 import sys
@@ -89,7 +90,10 @@ def listing_loop(m, data, params, iters):
 def script_loop(m, data, init, iters, vocab_size):
     """The script's own step, as its train() runs it, in the dtype of init: both scripts keep their weights
     in one vector theta (init), older versions in a tuple (min_char_rnn.py) or a list (rnn3.py)."""
-    if isinstance(init, np.ndarray):
+    if isinstance(init, np.ndarray) and 'params' in inspect.signature(m.update).parameters:   # the listing's update
+        weights, params, mems = m.unflatten(init, vocab_size), m.unflatten(init, vocab_size), \
+            m.unflatten(np.zeros_like(init), vocab_size)
+    elif isinstance(init, np.ndarray):
         weights, params, mems = init, m.unflatten(init, vocab_size), np.zeros_like(init)
     elif isinstance(init, tuple):
         (weights, params), mems = init, np.zeros_like(init[0])
@@ -130,7 +134,7 @@ def compare_main(other):
         m = load_script(script)
         data, chars = m.load_data(input_file)
         theta = m.init_params(len(chars), np.random.default_rng(m.seed))
-        mem, params = np.zeros_like(theta), m.unflatten(theta, len(chars))
+        mem, params = m.unflatten(np.zeros_like(theta), len(chars)), m.unflatten(theta, len(chars))
         _, grads, _ = m.lossFun(data[:m.seq_length], data[1:m.seq_length + 1], m.zero_state(), params)
         run = SimpleNamespace(m=m, n=0, n0=0, smooth_loss=1.0, chars_per_seq=1, val_loss=None, val_iter=None,
                               rows=[], elapsed=0.0, t0=time.time())
@@ -143,7 +147,7 @@ def compare_main(other):
         start = time.perf_counter()
         for _ in range(ITERS[script] // 20):
             _, g, _ = m.lossFun(data[:m.seq_length], data[1:m.seq_length + 1], m.zero_state(), params)
-            m.update(theta, g, mem)
+            m.update(params, g, mem)
         step = (time.perf_counter() - start) / (ITERS[script] // 20)
         without, with_grads = min(times[0::2]), min(times[1::2])
         print(f'{script:<28} {1e3 * without:>10.3f} {1e3 * with_grads:>10.3f} {(with_grads - without) / 100 / step:>10.2%}',
