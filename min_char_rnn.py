@@ -62,6 +62,8 @@ def forward(inputs, targets, hprev, params):
     """Eq. (26)-(29), arguments as lossFun's: the loss J, hs (row t: h_t; hs[-1] = hprev), ps (row t: p_t)."""
     Wxh, Whh, Why, bh, by = params
     inputs, targets = np.asarray(inputs, int), np.asarray(targets, int)
+    if inputs.ndim != 1 or targets.shape != inputs.shape:
+        raise ValueError(f'inputs and targets are T ints each, not shapes {inputs.shape} and {targets.shape}')
     hprev = np.reshape(hprev, len(Whh))            # (H,), or the listing's (H, 1)
     hs = np.empty((len(inputs) + 1, len(hprev)), hprev.dtype)
     hs[-1] = hprev                                 # the listing's hs[-1] = np.copy(hprev)
@@ -134,8 +136,7 @@ def new_run(run, data, chars):
 
 def train(run):
     harness.start_run(run)   # the data, new weights (new_run) or a checkpoint's, a held-out tail, signals
-    data = run.data
-    params, mems = unflatten(run.theta, len(run.chars)), unflatten(run.mem, len(run.chars))   # views
+    data, params, mems = run.data, unflatten(run.theta, len(run.chars)), unflatten(run.mem, len(run.chars))
     while run.n < max_iters:
         n, p = run.n, run.p
         if per_line:                               # one name an iteration, from a zero state (names note)

@@ -65,12 +65,13 @@ def unpack(params):
     return params[:L], params[L:2 * L], params[2 * L:3 * L], params[-2], params[-1]
 
 def forward(inputs, targets, hprev, params):
-    """Eq. (26)-(29), arguments as lossFun's: the loss J, hs (hs[l, t] = h^l_t: the listing's hs, hs2, hs3;
-    hs[l, -1] = hprev[l]), ps (row t: p_t). A layer over all t, then the one above (the listing: each t
-    through all layers; the same h^l_t, and a layer's input from below is one matrix product, 1.5x faster)."""
+    """Eq. (26)-(29), arguments as lossFun's: J, hs (hs[l, t] = h^l_t: the listing's hs, hs2, hs3; hs[l, -1] =
+    hprev[l]), ps (row t: p_t). A layer for all t, then the next (the listing: each t up the stack: slower)"""
     Wxh, Whh, bh, Why, by = unpack(params)
     inputs, targets = np.asarray(inputs, int), np.asarray(targets, int)
-    hprev = np.reshape(hprev, (len(Whh), -1))      # (L, H), or the listing's (L, H, 1)
+    if inputs.ndim != 1 or targets.shape != inputs.shape:
+        raise ValueError(f'inputs and targets are T ints each, not shapes {inputs.shape} and {targets.shape}')
+    hprev = np.reshape(hprev, (len(Whh), len(bh[0])))   # (L, H), or the listing's (L, H, 1)
     hs = np.empty((len(Whh), len(inputs) + 1, hprev.shape[1]), hprev.dtype)
     hs[:, -1] = hprev                              # the listing's hs[-1] = np.copy(hprev), each layer
     for l in range(len(Whh)):   # row t of xh: np.dot(Wxh, xs[t]) + bh; above: np.dot(Wxh2, hs[t]) + bh2, ...
@@ -149,8 +150,7 @@ def new_run(run, data, chars):
 
 def train(run):
     harness.start_run(run)   # the data, new weights (new_run) or a checkpoint's, a held-out tail, signals
-    data = run.data
-    params, mems = unflatten(run.theta, len(run.chars)), unflatten(run.mem, len(run.chars))   # views
+    data, params, mems = run.data, unflatten(run.theta, len(run.chars)), unflatten(run.mem, len(run.chars))
     while run.n < max_iters:
         n, p = run.n, run.p
         if per_line:                               # one name an iteration, from a zero state (names note)
