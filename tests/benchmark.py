@@ -2,6 +2,7 @@
 with one or all BLAS threads on an idle machine and on one with a core kept busy.
 
   python tests/benchmark.py [--input_file=input.txt] [--rounds=5] [--only=threads|listing]
+  python tests/benchmark.py --only=forms [--rounds=5]   # each form a script keeps where the listing has another
   python tests/benchmark.py --compare=DIR [--rounds=5]     # these scripts' step against DIR's, e.g. an older checkout
                                                             # (and whole runs of them, sampling and log included)
 
@@ -112,7 +113,8 @@ def script_loop(m, data, init, iters, vocab_size):
 
 def compare_main(other):
     """Iterations/s of each script's step here and in the checkout `other`, alternating rounds, float32."""
-    print(f'these scripts against {other}, {rounds} rounds, OPENBLAS_NUM_THREADS='
+    commit = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], cwd=other, capture_output=True, text=True)
+    print(f'these scripts against the checkout of {commit.stdout.strip() or "?"}, {rounds} rounds, OPENBLAS_NUM_THREADS='
           f'{os.environ.get("OPENBLAS_NUM_THREADS")}, input {os.path.relpath(input_file)}')
     print(f'{"script (defaults, float32)":<28} {"other it/s":>10} {"this it/s":>10} {"this/other":>10}  per round')
     for script in ['min_char_rnn.py', 'rnn3.py']:
@@ -263,6 +265,94 @@ def main():
             print(line + ' '.join(f'{a / b:.1f}' for a, b in zip(rates[dtype], rates['listing'])), flush=True)
 
 
+def listing_sample(m, h, seed_ix, n, params, rng):
+    """The listing's sampler: softmax, then a draw by np.random.choice (here the run's rng.choice), a character
+    at a time, through the script's own layers."""
+    Wxh, Whh, bh, Why, by = split_layers(m.__name__ + '.py', params)
+    h, ix, ixes = np.array(h).reshape(len(Whh), -1), seed_ix, []
+    for _ in range(n):
+        if len(Whh) == 1:                        # min_char_rnn.py's one layer, as its own sample() would be
+            h = np.tanh(Wxh[0][:, ix] + np.dot(Whh[0], h[0]) + bh[0])[None]
+        for l in range(len(Whh) if len(Whh) > 1 else 0):
+            x = Wxh[0][:, ix] if l == 0 else np.dot(Wxh[l], h[l - 1])
+            h[l] = np.tanh(x + np.dot(Whh[l], h[l]) + bh[l])
+        y = np.dot(Why, h[-1]) + by
+        p = np.exp(y - y.max())
+        ix = int(rng.choice(len(by), p=p / p.sum()))
+        ixes.append(ix)
+    return ixes, h
+
+
+def listing_order_lossFun(m, inputs, targets, hprev, params):
+    """rnn3.py's lossFun with the backward pass in the listing's order (Section V: dh3 -> dh2 -> dh at each t):
+    its forward pass and weight sums, a step through the whole stack at each t."""
+    Wxh, Whh, bh, Why, by = m.unpack(params)
+    loss, hs, ps = m.forward(inputs, targets, hprev, params)
+    T, L = len(inputs), len(Whh)
+    dys = ps
+    dys[np.arange(T), targets] -= 1
+    dWhy, dby, dhs = np.dot(dys.T, hs[-1, :-1]), dys.sum(axis=0), np.dot(dys, Why)
+    dhraws, dhnext = np.empty((L, T, hs.shape[2]), hs.dtype), [np.zeros_like(hs[l, -1]) for l in range(L)]
+    for t in reversed(range(T)):
+        dh = dhs[t]
+        for l in reversed(range(L)):
+            dh = dh + dhnext[l]
+            dhraws[l, t] = dhraw = (1 - hs[l, t] * hs[l, t]) * dh
+            dhnext[l] = np.dot(dhraw, Whh[l])
+            if l:
+                dh = np.dot(dhraw, Wxh[l])           # np.dot(Wxh3.T, dh3raw) at this t
+    xs = (np.asarray(inputs)[:, None] == np.arange(len(by))).astype(hs.dtype)
+    dWxh = [np.dot(dhraws[l].T, xs if l == 0 else hs[l - 1, :-1]) for l in range(L)]
+    dWhh = [np.dot(dhraws[l].T, hs[l, np.arange(T) - 1]) for l in range(L)]
+    return loss, dWxh + dWhh + [d.sum(axis=0) for d in dhraws] + [dWhy, dby], hs[:, T - 1]
+
+
+def gumbel_sample(m, h, seed_ix, n, params, rng):
+    """Gumbel-max sampling (argmax(y + g), g = -log(-log(u))), a character at a time, through the script's layers."""
+    Wxh, Whh, bh, Why, by = split_layers(m.__name__ + '.py', params)
+    h, ix, ixes = np.array(h).reshape(len(Whh), -1), seed_ix, []
+    for g in -np.log(-np.log(rng.random((n, len(by))))):
+        for l in range(len(Whh)):
+            x = Wxh[0][:, ix] if l == 0 else np.dot(Wxh[l], h[l - 1])
+            h[l] = np.tanh(x + np.dot(Whh[l], h[l]) + bh[l])
+        ix = int((np.dot(Why, h[-1]) + by + g).argmax())
+        ixes.append(ix)
+    return ixes, h
+
+
+def forms_main():
+    """Each form a script keeps where the listing has another, against the other, in a whole training step (a
+    sample every 100 iterations, lossFun, clipping and Adagrad; float32, one BLAS thread), alternating rounds."""
+    print(f'forms against each other, {rounds} rounds, a whole training step (a sample every 100 iterations)')
+    print(f'{"script: the form it keeps":<58} {"kept it/s":>9} {"other it/s":>10} {"kept/other":>10}  the other')
+    for script in ['min_char_rnn.py', 'rnn3.py']:
+        m = load_script(script)
+        data, chars = m.load_data(input_file)
+        real = m.sample, m.lossFun
+        choice = lambda h, ix, n, params, rng, *a: listing_sample(m, h, ix, n, params, rng)
+        gumbel = lambda h, ix, n, params, rng, *a: gumbel_sample(m, h, ix, n, params, rng)
+        forms = {'kept': (real, ''), 'sampling': ((choice, m.lossFun), 'sampling by np.random.choice')}
+        if script == 'rnn3.py':
+            forms['sampling'] = ((gumbel, m.lossFun), 'sampling by Gumbel-max')
+            forms['backward'] = ((m.sample, lambda *a: listing_order_lossFun(m, *a)), 'each t up the stack')
+        labels = dict(sampling='Gumbel-max sampling' if script == 'min_char_rnn.py' else 'np.random.choice sampling',
+                      backward='backward a layer over all t, then the one below')
+        rates = {k: [] for k in forms}
+        for _ in range(rounds):
+            for k, ((sample, lossFun), _) in forms.items():
+                m.sample, m.lossFun = sample, lossFun
+                init = m.init_params(len(chars), np.random.default_rng(m.seed))
+                start = time.perf_counter()
+                script_loop(m, data, init, ITERS[script], len(chars))
+                rates[k].append(ITERS[script] / (time.perf_counter() - start))
+        m.sample, m.lossFun = real
+        kept = np.median(rates['kept'])
+        for k, (_, other) in list(forms.items())[1:]:
+            rate = np.median(rates[k])
+            print(f'{script + ": " + labels[k]:<58} {kept:>9.1f} {rate:>10.1f} {kept / rate:>10.3f}  {other}',
+                  flush=True)
+
+
 def child_main(script):
     """Iterations/s of the script's own step at its defaults, in this process's BLAS setting."""
     m = load_script(script)
@@ -310,6 +400,8 @@ if __name__ == '__main__':
         child_main(args['child'])
     elif 'compare' in args:
         compare_main(args['compare'])
+    elif args.get('only') == 'forms':
+        forms_main()
     else:
         if args.get('only') != 'threads':
             main()
