@@ -7,8 +7,12 @@ import os, sys
 if not {'OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS'} & set(os.environ):
     os.environ.update(OPENBLAS_NUM_THREADS='1', MKL_NUM_THREADS='1')   # before NumPy loads (README, Speed)
 try:
-    import ast, contextlib, difflib, errno, fcntl, functools, glob, hashlib, importlib.util, io, json, math
+    import ast, contextlib, difflib, errno, functools, glob, hashlib, importlib.util, io, json, math
     import re, signal, stat, time, tokenize, zipfile
+    try:
+        import fcntl                             # POSIX (Linux, macOS): the lock is flock's
+    except ImportError:
+        fcntl, msvcrt = None, importlib.import_module('msvcrt')   # Windows: msvcrt.locking
     from types import SimpleNamespace
     import numpy as np
 except KeyboardInterrupt:                          # Ctrl-C while NumPy loads: quiet, as later
@@ -42,11 +46,18 @@ OPTIONS = ['val_fraction', 'eval_every', 'resume', 'generate', 'lines', 'prime',
 ACTIONS = ['checkpoint_path', 'resume', 'generate', 'lines', 'prime', 'temperature']   # never taken from one
 STATE = ['n', 'p', 'smooth_loss', 'elapsed', 'val_loss', 'val_iter', 'chars', 'text_sha256']   # in the record
 SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGALRM', 'SIGXCPU']   # they save
+SIGPIPE = getattr(signal, 'SIGPIPE', 13)         # a closed pipe exits with 128 + this (Windows has none)
+NOFOLLOW = getattr(os, 'O_NOFOLLOW', 0)          # never through a link (Windows has no flag for it)
 prog = ''                                        # whose messages these are: the script run, or the tool
 stop = []                                        # signals, and an output gone, that ask a run to stop
 
 def fail(msg):
     sys.exit(f'{prog}: error: {printable(msg)}')
+
+def need(ok, msg):
+    """A check the program relies on (never an assert, which python -O drops): a ValueError if not ok."""
+    if not ok:
+        raise ValueError(msg)
 
 def note(msg):
     say(f'{prog}: {printable(msg)}', sys.stderr)
@@ -62,7 +73,7 @@ def say(text, stream=None):
         print(text, file=stream, flush=True)
     except OSError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
-        stop.append(signal.SIGPIPE)
+        stop.append(SIGPIPE)
 
 # -----------------------------------------------------------------------------
 # settings: the block at the top of the script, a checkpoint's record, the command line; checked, set once
@@ -178,10 +189,8 @@ def lock(run, path):
     ends, even by kill -9): a second run on it, by any name, is refused. A killed run's *.tmp files go."""
     os.makedirs(os.path.dirname(run.path), exist_ok=True)
     while run.lock is None:
-        fd = os.open(run.lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        fd = os.open(run.lock_path, os.O_RDWR | os.O_CREAT | NOFOLLOW, 0o644)
+        if not take_lock(fd):
             fail(f'{path} is in use by another run: let it end, or give this one another --checkpoint_path')
         if os.path.exists(run.lock_path) and os.path.samestat(os.fstat(fd), os.stat(run.lock_path)):
             run.lock = fd                        # else the run before removed it as it ended: lock anew
@@ -192,12 +201,25 @@ def lock(run, path):
         if first.rstrip(b'\r\n') not in map(str.encode, HEADERS) and not HEADER.encode().startswith(first):
             fail(f"{run.log_path} is not {run.script}'s loss log: move it, or give another --checkpoint_path")
 
+def take_lock(fd):
+    """Whether this process now holds the lock of the open file fd (flock; on Windows, msvcrt.locking)."""
+    try:
+        if fcntl:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        else:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+    except OSError as e:                         # held: BlockingIOError; Windows: EACCES or EDEADLOCK
+        if isinstance(e, BlockingIOError) or e.errno in (errno.EACCES, errno.EDEADLK):
+            return False
+        raise
+    return True
+
 def member(z, name, ok):
     """Array name of the open checkpoint z, read only once its header's shape and dtype pass ok."""
     with z.open(name + '.npy') as f:
         header = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
         shape, _, dtype = header[np.lib.format.read_magic(f)](f)
-    assert not dtype.hasobject and ok(shape, dtype), f'its {name} is damaged'
+    need(not dtype.hasobject and ok(shape, dtype), f'its {name} is damaged')
     with z.open(name + '.npy') as f:
         return np.lib.format.read_array(f, allow_pickle=False)
 
@@ -210,12 +232,12 @@ def load_checkpoint(run, path):
             meta = json.loads(str(member(z, 'meta', lambda shape, dtype: shape == () and dtype.kind == 'U'
                                          and dtype.itemsize <= 2**26)))
         meta = dict(val_loss=None, val_iter=None, text_sha256=None) | meta
-        assert meta['script'] == (run.script or meta['script']), f"it was written by {meta['script']}"
+        need(meta['script'] == (run.script or meta['script']), f"it was written by {meta['script']}")
         for k, ok in dict(n=whole, p=whole, smooth_loss=real, elapsed=real, config=lambda v: type(v) is dict,
                           val_loss=lambda v: v is None or real(v), val_iter=lambda v: v is None or whole(v),
                           chars=lambda v: type(v) is list and v
                           and all(type(c) is str and len(c) == 1 for c in v)).items():
-            assert ok(meta[k]), f'its {k} is damaged'
+            need(ok(meta[k]), f'its {k} is damaged')
         run.rng = np.random.default_rng()
         run.rng.bit_generator.state = meta['rng']
     except FileNotFoundError:
@@ -238,7 +260,7 @@ def restore(run):
             if 'log.npy' in z.namelist():        # at most a row an iteration, and the closing one
                 log = member(z, 'log', lambda shape, dtype: dtype == np.uint8 and len(shape) == 1
                              and shape[0] <= 200 * (run.n + 2)).tobytes().decode('utf-8').split('\n')
-                assert log[0] in HEADERS and log[-1] == '', 'its log is damaged'
+                need(log[0] in HEADERS and log[-1] == '', 'its log is damaged')
     except Exception as e:
         fail(f'{path} is not a usable {run.script} checkpoint ({type(e).__name__}: {e})')
     run.theta, run.mem = (np.concatenate([arrays[pre + k].ravel() for k in m.shapes(V)]).astype(m.dtype)
@@ -286,8 +308,8 @@ def save_checkpoint(run):
     for path, write in [(run.path, lambda f: np.savez(f, **arrays)), (run.log_path, lambda f: f.write(log))]:
         tmp, f = f'{path}.{os.urandom(6).hex()}.tmp', None
         try:
-            with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666), 'wb') as f:
-                with contextlib.suppress(FileNotFoundError):
+            with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | NOFOLLOW, 0o666), 'wb') as f:
+                with contextlib.suppress(FileNotFoundError, AttributeError):   # Windows: no fchmod, no modes
                     os.fchmod(f.fileno(), stat.S_IMODE(os.stat(path).st_mode))
                 write(f)
                 f.flush()
@@ -331,13 +353,16 @@ def start_run(run):
         note(f'warning: {m.input_file} is not the text {m.checkpoint_path} was trained on (same vocabulary)')
     run.text_sha256, run.params, run.n0, run.t0 = text_sha256, m.unflatten(run.theta, V), run.n, time.time()
     run.handlers = {sig: signal.signal(sig, lambda signum, _: stop.append(signum))   # main puts them back
-                    for sig in (getattr(signal, name) for name in SIGNALS)}
+                    for sig in (getattr(signal, name) for name in SIGNALS if hasattr(signal, name))}
 
 def fits_memory(m, V):
     """The model's size, if training it fits this machine's memory; else a one-line error."""
     size = sum(int(np.prod(shape)) for shape in m.shapes(V).values())
     need = np.dtype(m.dtype).itemsize * (4 * size + 8 * m.seq_length * V) + 8 * m.sample_length * V   # a step
-    have = os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES')
+    try:
+        have = os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES')
+    except (AttributeError, ValueError, OSError):   # Windows has no sysconf: no check
+        have = math.inf
     if need > have:
         fail(f'hidden_size={m.hidden_size} and {V:,} symbols make {size:,} parameters, about '
              f'{need / 2**30:.1f} GB to train; this machine has {have / 2**30:.1f} GB')
@@ -501,7 +526,7 @@ def main(m, argv=None):
         if e.filename is None and e.errno in (errno.EPIPE, errno.EIO):   # stdout gone: | head, a closed tty
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             if hasattr(run, 't0'):               # train prints once an iteration is whole: save that
-                stop.append(signal.SIGPIPE)
+                stop.append(SIGPIPE)
                 finish(run)
             sys.exit(1)
         fail(f"cannot {'read input file' if e.filename == m.input_file else 'write'} {e.filename}: "

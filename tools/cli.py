@@ -7,7 +7,8 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import harness  # noqa: E402,F401
 
-if os.path.dirname(os.path.abspath(sys.argv[0])) == os.path.dirname(os.path.abspath(__file__)):
+if os.path.dirname(os.path.abspath(sys.argv[0])) == os.path.dirname(os.path.abspath(__file__)) \
+        and hasattr(signal, 'SIGPIPE'):              # (Windows has none)
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)    # a tool (not a test) piped into `head` ends quietly
 
 

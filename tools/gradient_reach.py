@@ -68,9 +68,10 @@ def positions(n, K, count):
 def option(opts, name, default, least, most):
     try:
         value = int(opts.pop(name, default))
-        assert least <= value <= most
+        if not (least <= value <= most):
+            raise ValueError('out of range')
         return value
-    except (ValueError, AssertionError):
+    except ValueError:
         fail(f'--{name} must be a whole number from {least} to {most}')
 
 

@@ -160,15 +160,17 @@ def main(argv):
         fail('give CHECKPOINT [TEXT_FILE] (see --help)')
     try:
         n = int(opts['chars']) if 'chars' in opts else None     # None: up to 1000
-        assert n is None or 2 <= n <= MAX_CHARS
-    except (ValueError, AssertionError):
+        if not (n is None or 2 <= n <= MAX_CHARS):
+            raise ValueError('out of range')
+    except ValueError:
         fail(f"--chars must be a whole number from 2 to {MAX_CHARS}, got {opts['chars']!r}")
     m, run = harness.load_model(files[0])
     L = getattr(m, 'num_layers', 1)
     try:
         layer = int(opts.get('layer', L))
-        assert 1 <= layer <= L
-    except (ValueError, AssertionError):
+        if not (1 <= layer <= L):
+            raise ValueError('out of range')
+    except ValueError:
         fail(f"--layer must be a whole number from 1 to {L}, got {opts['layer']!r}")
     text = read_text(run, files[1] if len(files) > 1 else None, n)
     probs, top, acts = inspect(m, run.params, run.chars, text)

@@ -47,8 +47,9 @@ def main(argv):
         fail('give one LOG.csv and at most --skip=N (see --help)')
     try:
         skip = int(opts.get('skip', 1))
-        assert skip >= 0
-    except (ValueError, AssertionError):
+        if not (skip >= 0):
+            raise ValueError('out of range')
+    except ValueError:
         fail(f"--skip must be a whole number >= 0, got {opts['skip']!r}")
     rows = read_log(logs[0], 'loss_by_position.py')
     try:

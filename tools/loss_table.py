@@ -16,6 +16,7 @@ import sys
 
 import numpy as np
 
+import cli  # noqa: E402,F401  (piped into `head`, the tool ends quietly)
 from loss_log import read_log
 
 OPTIONS = ['--iters', '--paper', '--below', '--minutes']

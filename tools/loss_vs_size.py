@@ -21,7 +21,8 @@ def row(path):
             meta = json.loads(str(ck['meta']))
             size = sum(ck[k].size for k in ck.files if 'm' + k in ck.files)   # the weights: those with an Adagrad memory
         config, chars_per_seq = meta['config'], meta['config']['seq_length']
-        assert meta['script'] in ('min_char_rnn.py', 'rnn3.py') and size > 0
+        if not (meta['script'] in ('min_char_rnn.py', 'rnn3.py') and size > 0):
+            raise ValueError('not a checkpoint of the scripts')
     except FileNotFoundError:
         fail(f'no checkpoint at {path}')
     except Exception as e:                      # anything unreadable: not a checkpoint of the scripts

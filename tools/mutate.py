@@ -12,12 +12,15 @@ area, and the survivors with the reason recorded here for each one that is known
 import concurrent.futures
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if hasattr(signal, 'SIGPIPE'):                   # piped into `head`: end quietly (Windows has no SIGPIPE)
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
 ORDER = [f'tests/test_{name}.py' for name in     # the quick files that catch most first; every file runs
          ('gradients', 'listing', 'loop', 'training', 'names', 'workflow', 'session', 'errors', 'faults', 'hardening',
           'discussion', 'inspect', 'titles', 'readme')]
@@ -153,7 +156,7 @@ MUTANTS = [
     (H, 'lock', '        if os.path.exists(run.lock_path) and os.path.samestat(os.fstat(fd), os.stat(run.lock_path)):', '        if True:'),
     (H, 'lock', '    run.path = os.path.realpath(path) ', '    run.path = os.path.abspath(path) '),
     (H, 'lock', "run.lock_path = os.path.splitext(run.path)[0] + '.csv', run.path + '.lock'", "run.lock_path = os.path.splitext(run.path)[0] + '.csv', path + '.lock'"),
-    (H, 'lock', 'os.open(run.lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)', 'os.open(run.lock_path, os.O_RDWR | os.O_CREAT, 0o644)'),
+    (H, 'lock', 'os.open(run.lock_path, os.O_RDWR | os.O_CREAT | NOFOLLOW, 0o644)', 'os.open(run.lock_path, os.O_RDWR | os.O_CREAT, 0o644)'),
     (H, 'lock', "        if first.rstrip(b'\\r\\n') not in map(str.encode, HEADERS) and not HEADER.encode().startswith(first):", '        if False:'),
     (H, 'lock', "and not HEADER.encode().startswith(first):", ':'),
     # checkpoint: read (record, arrays, log), written whole (harness.py)
@@ -169,8 +172,8 @@ MUTANTS = [
     (H, 'checkpoint', '            os.replace(tmp, path)', '            os.replace(tmp, os.path.realpath(run.m.checkpoint_path))'),
     (H, 'checkpoint', "        tmp, f = f'{path}.{os.urandom(6).hex()}.tmp', None", "        tmp, f = f'{path}.tmp', None"),
     (H, 'checkpoint', '            if f:                                # a file this run made', '            if True:                             # a file this run made'),
-    (H, 'checkpoint', 'os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666)', 'os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)'),
-    (H, 'checkpoint', '                with contextlib.suppress(FileNotFoundError):\n                    os.fchmod(f.fileno(), stat.S_IMODE(os.stat(path).st_mode))\n', ''),
+    (H, 'checkpoint', 'os.O_WRONLY | os.O_CREAT | os.O_EXCL | NOFOLLOW, 0o666)', 'os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)'),
+    (H, 'checkpoint', '                    os.fchmod(f.fileno(), stat.S_IMODE(os.stat(path).st_mode))\n', '                    pass\n'),
     (H, 'checkpoint', '                write(f)\n                f.flush()\n', '                write(f)\n'),
     (H, 'checkpoint', "    rows = log[1:-1] if log else [row for row in on_disk if row.split(',')[0].isdigit()", "    rows = log[1:] if log else [row for row in on_disk if row.split(',')[0].isdigit()"),
     (H, 'checkpoint', "and int(row.split(',')[0]) < run.n]", "and int(row.split(',')[0]) <= run.n]"),
@@ -269,7 +272,7 @@ MUTANTS = [
     (('tools/gradient_reach.py',), 'tools', 'dy.append(ps[ts[(ts >= a) & (ts < a + len(ps))] - a])', 'dy.append(ps[ts[(ts >= a) & (ts < a + len(ps))] - a - 1])'),
     (('tools/novelty.py',), 'tools', 'only_held_out = sum(s in held_out and s not in train for s in samples)', 'only_held_out = sum(s in held_out for s in samples)'),
     (('tools/loss_vs_size.py',), 'tools', "train=meta['smooth_loss'] / chars_per_seq)", "train=meta['smooth_loss'])"),
-    (('tools/prepare_titles.py',), 'tools', 'os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW', 'os.O_WRONLY | os.O_CREAT | os.O_TRUNC'),
+    (('tools/prepare_titles.py',), 'tools', "os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, 'O_NOFOLLOW', 0)", 'os.O_WRONLY | os.O_CREAT | os.O_TRUNC'),
     (('tools/prepare_titles.py',), 'tools', "f'sha256 {hashlib.sha256(data).hexdigest()}'", "f'sha256 {hashlib.sha256(data[1:]).hexdigest()}'"),
     # main (harness.py)
     (H, 'main', '        fail(f"cannot {\'read input file\' if e.filename == m.input_file else \'write\'} {e.filename}: "\n             f\'{e.strerror}\')', '        raise'),

@@ -7,7 +7,11 @@ Reads one sampled name a line and the list (one name a line, as --per_line=True 
 held-out part is the list's last val_fraction of its non-empty lines, as the training scripts split it.
 Prints the counts: new, in the training part, in the held-out part only.
 """
+import signal
 import sys
+
+if hasattr(signal, 'SIGPIPE'):                   # piped into `head`: end quietly (Windows has none)
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
 
 
 def fail(msg):
@@ -24,8 +28,9 @@ def main(argv):
         fail('give SAMPLES.txt LIST.txt [--val_fraction=F] (see --help)')
     try:
         val_fraction = float(opts.get('val_fraction', 0))
-        assert 0 <= val_fraction < 1
-    except (ValueError, AssertionError):
+        if not (0 <= val_fraction < 1):
+            raise ValueError('out of range')
+    except ValueError:
         fail(f"--val_fraction must be in [0, 1), got {opts['val_fraction']!r}")
     try:
         samples, names = ([line for line in open(f, encoding='utf-8').read().split('\n') if line] for f in files)

@@ -20,8 +20,12 @@ import io
 import os
 import random
 import re
+import signal
 import sys
 import tarfile
+
+if hasattr(signal, 'SIGPIPE'):                   # piped into `head`: end quietly (Windows has none)
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
 
 MEMBER = 'resources/rdata/csv/ggplot2/movies.csv'
 KEEP = re.compile(r"[a-z0-9 '\-:.,]+")
@@ -67,7 +71,7 @@ def main(argv):
     symbols = sorted(set(''.join(kept)) | {'\n'})
     data, tmp = ''.join(title + '\n' for title in kept).encode('utf-8'), f'{out}.{os.urandom(6).hex()}.tmp'
     try:                                     # a new file of its own (never one there, nor through a link), renamed
-        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666), 'wb') as f:
+        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, 'O_NOFOLLOW', 0), 0o666), 'wb') as f:
             f.write(data)
         os.replace(tmp, out)
     except OSError as e:
