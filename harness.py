@@ -26,7 +26,9 @@ resume = False                   # continue checkpoint_path with the settings it
 generate = 0                     # > 0: sample this many characters from checkpoint_path, no training
 lines = 0                        # > 0: sample this many lines (per_line: names), no training
 prime = ''                       # text run through the network before sampling
-temperature = 1.0                # sampling divides the logits by it
+prime_file = ''                  # or a UTF-8 file of such text
+temperature = 1.0                # logits / it: lower, safer and repetitive; higher, varied and misspelt; 0: greedy
+top_k = 0                        # > 0: draw among the top_k likeliest characters only (0: all of them)
 # -----------------------------------------------------------------------------
 
 RULE = '# ' + '-' * 77                           # rules off a script's block of settings, and its sections
@@ -34,17 +36,20 @@ MAX_LINE = 1000                                  # per_line: the longest line (n
 HEADER = 'iter,smooth_loss,loss_per_char,val_loss_per_char,elapsed_s,grad_norm,clipped_fraction'   # the log's
 HEADERS = (HEADER, HEADER.split(',grad')[0])    # first line; that of a log from before the gradient's columns
 COUNTS = dict(hidden_size=1, num_layers=1, seq_length=1, max_iters=1, print_every=1, sample_length=1,
-              eval_every=1, checkpoint_every=1, seed=0, generate=0, lines=0)   # whole numbers, least values
+              eval_every=1, checkpoint_every=1, seed=0, generate=0, lines=0, top_k=0)   # whole numbers, least
 KIND = dict(dict.fromkeys(COUNTS, int), per_line=bool, resume=bool, learning_rate=float, clip=float,
-            temperature=float, val_fraction=float, input_file=str, dtype=str, checkpoint_path=str, prime=str)
+            temperature=float, val_fraction=float, input_file=str, dtype=str, checkpoint_path=str, prime=str,
+            prime_file=str)
 RULES = {bool: ('True or False', None), str: ('text', None), float: ('positive', lambda v: 0 < v < math.inf),
          'val_fraction': ('in [0, 1)', lambda v: 0 <= v < 1), 'clip': ('>= 0', lambda v: 0 <= v < math.inf),
+         'temperature': ('>= 0 (0: greedy)', lambda v: 0 <= v < math.inf),
          'checkpoint_path': ('a file name ending in .npz', lambda v: v.endswith('.npz')),
          'dtype': ('float64 or float32', lambda v: v in ('float64', 'float32'))}
 MODEL = ['hidden_size', 'num_layers', 'per_line']   # fixed by a checkpoint
-OPTIONS = ['val_fraction', 'eval_every', 'resume', 'generate', 'lines', 'prime', 'temperature']   # at the top
-ACTIONS = ['checkpoint_path', 'resume', 'generate', 'lines', 'prime', 'temperature']   # never taken from one
-STATE = ['n', 'p', 'smooth_loss', 'elapsed', 'val_loss', 'val_iter', 'chars', 'text_sha256']   # in the record
+SAMPLING = ['prime', 'prime_file', 'temperature', 'top_k']   # how a saved model is sampled
+OPTIONS = ['val_fraction', 'eval_every', 'resume', 'generate', 'lines'] + SAMPLING   # at the top of this file
+ACTIONS = ['checkpoint_path', 'resume', 'generate', 'lines'] + SAMPLING   # never taken from a checkpoint
+STATE = ['n', 'p', 'smooth_loss', 'elapsed', 'val_loss', 'val_iter', 'chars', 'text_sha256', 'input_path']
 SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGALRM', 'SIGXCPU']   # they save
 SIGPIPE = getattr(signal, 'SIGPIPE', 13)         # a closed pipe exits with 128 + this (Windows has none)
 NOFOLLOW = getattr(os, 'O_NOFOLLOW', 0)          # never through a link (Windows has no flag for it)
@@ -85,32 +90,25 @@ def read_block(module):
     block = open(path, encoding='utf-8').read().split(RULE)[1]
     try:
         tokens = list(tokenize.generate_tokens(io.StringIO(block).readline))
-        nodes = [node for node in ast.parse(block).body if isinstance(node, (ast.Assign, ast.AnnAssign))]
+        nodes = [node for node in ast.parse(block).body if isinstance(node, ast.Assign)]
     except (SyntaxError, tokenize.TokenError) as e:
         fail(f'the block at the top of {os.path.basename(path)} is not Python ({e}); undo the last edit')
     comments = {tok.start[0]: (tok.string[1:].strip(), tok.line[:tok.start[1]].strip() == '')
                 for tok in tokens if tok.type == tokenize.COMMENT}
-    entries = {(row, 0): (text, '', '') for row, (text, alone) in comments.items()
-               if alone and not assigns(text)}
+    entries = {(row, 0): (text, '', '') for row, (text, alone) in comments.items()   # not `# hidden_size = 100`
+               if alone and not re.match(r'\w+\s*=[^=]', text)}
     for node in nodes:
-        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
         comment = next((comments[r][0] for r in range(node.lineno, node.end_lineno + 1) if r in comments), '')
-        names = [t.id for target in targets for t in ast.walk(target) if isinstance(t, ast.Name)]
+        names = [t.id for target in node.targets for t in ast.walk(target) if isinstance(t, ast.Name)]
         entries.update(((node.lineno, k), ('', name, comment)) for k, name in enumerate(names))
     return [entries[key] for key in sorted(entries)]   # by line, then by place in the line
-
-def assigns(text):
-    """Whether a comment's text is an assignment commented out (# hidden_size = 100)."""
-    try:
-        return isinstance(ast.parse(text).body[0], (ast.Assign, ast.AugAssign, ast.AnnAssign))
-    except (SyntaxError, IndexError):
-        return False
 
 def parse(arg, following, kinds):
     """(name, value) from --name=value, the value typed as the setting is (check() then checks it)."""
     name, eq, value = arg[2:].partition('=')
     if not arg.startswith('--') or not eq:
-        right = f'--{name}={following[0]}' if name in kinds and following else '--name=value'
+        right = f'--{name}=True' if kinds.get(name) is bool else f'--{name}={following[0]}' if name in kinds \
+            and following else '--name=value'
         fail(f"expected {right}, got '{arg}' (see --help)")
     if name not in kinds:
         near = ''.join(f'; did you mean --{k}?' for k in difflib.get_close_matches(name, kinds, 1))
@@ -158,9 +156,10 @@ def settings(m, argv, run):
     config.update({k: check(k, v, '--' + k, kinds[k]) for k, v in given.items()})
     path, resuming = config['checkpoint_path'], config['resume']
     sampling = config['generate'] or config['lines']
-    if sampling and resuming or not sampling and {'prime', 'temperature'} & set(given):
+    if sampling and resuming or not sampling and set(SAMPLING) & set(given):
         fail('--resume=True trains, --generate and --lines sample: give one of them' if resuming else
-             '--prime and --temperature are for sampling a saved model: add --generate=N or --lines=K')
+             ' and '.join(f'--{k}' for k in SAMPLING if k in given) + ' are for sampling a saved model: add '
+             '--generate=N or --lines=K')
     run.path = os.path.realpath(path)            # the files by their real path, whatever links lead there
     run.log_path, run.lock_path = os.path.splitext(run.path)[0] + '.csv', run.path + '.lock'
     if not sampling:
@@ -231,7 +230,7 @@ def load_checkpoint(run, path):
         with zipfile.ZipFile(path) as z:
             meta = json.loads(str(member(z, 'meta', lambda shape, dtype: shape == () and dtype.kind == 'U'
                                          and dtype.itemsize <= 2**26)))
-        meta = dict(val_loss=None, val_iter=None, text_sha256=None) | meta
+        meta = dict(val_loss=None, val_iter=None, text_sha256=None, input_path=None) | meta
         need(meta['script'] == (run.script or meta['script']), f"it was written by {meta['script']}")
         for k, ok in dict(n=whole, p=whole, smooth_loss=real, elapsed=real, config=lambda v: type(v) is dict,
                           val_loss=lambda v: v is None or real(v), val_iter=lambda v: v is None or whole(v),
@@ -325,9 +324,11 @@ def save_checkpoint(run):
 # the run: its data and weights, signals, held-out loss, the log's rows and progress, the end
 def start_run(run):
     """The run record filled in: the data, weights and Adagrad's memory (new or the checkpoint's), signals."""
-    m = run.m
-    data, chars = m.load_data(m.input_file)
-    note(f'data has {len(data)} characters, {len(chars)} unique.')
+    m, found = run.m, getattr(run, 'input_path', None)   # a resume from another folder: the text it read
+    same = m.resume and found and m.input_file == run.config['input_file'] and not os.path.exists(m.input_file)
+    run.input_path = found if same else os.path.abspath(m.input_file)
+    data, chars = m.load_data(run.input_path)
+    note(f'data has {len(data)} characters, {len(chars) if len(data) else 0} unique.')
     text_sha256, V = hashlib.sha256(data.tobytes()).hexdigest(), len(chars)
     if m.per_line:
         data = split_lines(data, chars.index('\n') if '\n' in chars else -1)
@@ -396,10 +397,11 @@ def next_name(run):
     seq = run.data[order[run.n % len(run.data)]]
     return seq[:-1], seq[1:], run.m.zero_state()
 
-def sample_names(m, k, start, params, rng, temperature=1.0):
+def sample_names(m, k, start, params, rng, temperature=1.0, top_k=0):
     """per_line: k names (index lists), each from a zero state fed start (a newline, then any prime)."""
     h = m.forward(start[:-1], start[1:], m.zero_state(), params)[1][..., len(start) - 2, :]
-    return [m.sample(h, start[-1], m.sample_length, params, rng, temperature, start[0])[0] for _ in range(k)]
+    return [m.sample(h, start[-1], m.sample_length, params, rng, temperature, start[0], top_k)[0]
+            for _ in range(k)]
 
 def names_sample(run, params, k=5):
     """per_line: the sample a printing iteration shows, k names one a line (character indices)."""
@@ -461,30 +463,41 @@ def finish(run):
 
 # -----------------------------------------------------------------------------
 # sampling a saved model: --generate and --lines; and the tools' load_model
+def read_prime(m):
+    """--prime, or the text of --prime_file (UTF-8; its first million characters)."""
+    if m.prime_file and m.prime:
+        fail('give --prime or --prime_file, not both')
+    try:
+        with open(m.prime_file, encoding='utf-8-sig') if m.prime_file else io.StringIO(m.prime) as f:
+            return f.read(10**6)
+    except (OSError, UnicodeDecodeError) as e:
+        fail(f'cannot read --prime_file={m.prime_file} as UTF-8 text ({getattr(e, "strerror", None) or e})')
+
 def generate_text(run):
-    """--generate=N characters or --lines=K lines from the saved model after --prime (per_line: names, each
+    """--generate=N characters or --lines=K lines from the saved model after the prime (per_line: names, each
     from a zero state fed a newline and the prime), ending with a newline."""
-    m = run.m
+    m, prime = run.m, read_prime(run.m)
     note(f'sampling {m.checkpoint_path} at iteration {run.n} (trained on {run.config.get("input_file")})')
     params, ix_of = m.unflatten(run.theta, len(run.chars)), {ch: i for i, ch in enumerate(run.chars)}
-    for ch in m.prime:
+    for ch in prime:
         if ch not in ix_of:
-            fail(f"--prime has {ch!r}, which is not in the model's vocabulary")
+            fail(f"--prime{'_file' if m.prime_file else ''} has {ch!r}, which is not in the model's vocabulary")
     if m.lines and '\n' not in ix_of:
         fail('--lines needs a newline in the vocabulary')
     # from a zero state fed a newline (or, if the text has none, its first symbol), then the prime
-    start = [ix_of.get('\n', 0)] * (m.per_line or not m.prime) + [ix_of[ch] for ch in m.prime]
+    start = [ix_of.get('\n', 0)] * (m.per_line or not prime) + [ix_of[ch] for ch in prime]
     h = m.forward(start[:-1], start[1:], m.zero_state(), params)[1][..., len(start) - 2, :]   # after prime
     ix, rng = start[-1], np.random.default_rng(m.seed)
-    last = '' if m.per_line else m.prime         # what was written last
+    last = '' if m.per_line else prime         # what was written last
     left, todo = m.generate or MAX_LINE * m.lines, m.lines - last.count('\n') if m.lines else sys.maxsize
     sys.stdout.write(last)
     while left > 0 and todo > 0:                 # in pieces: any length in little memory
         if m.per_line:
-            name = sample_names(m, 1, start, params, rng, m.temperature)[0]   # from a zero state fed start
-            piece = m.prime + ''.join(run.chars[i] for i in name) + '\n'
+            name = sample_names(m, 1, start, params, rng, m.temperature, m.top_k)[0]   # a zero state fed start
+            piece = prime + ''.join(run.chars[i] for i in name) + '\n'
         else:                                    # a piece's noise: at most 8 MB, whatever the vocabulary
-            ixes, h = m.sample(h, ix, min(left, 10000, 2**20 // len(ix_of) + 1), params, rng, m.temperature)
+            ixes, h = m.sample(h, ix, min(left, 10000, 2**20 // len(ix_of) + 1), params, rng, m.temperature,
+                               None, m.top_k)
             piece, ix = ''.join(run.chars[i] for i in ixes), ixes[-1]
         parts = piece[:left].split('\n')
         piece = '\n'.join(parts[:todo]) + ('\n' if len(parts) > todo else '')
@@ -529,8 +542,9 @@ def main(m, argv=None):
                 stop.append(SIGPIPE)
                 finish(run)
             sys.exit(1)
-        fail(f"cannot {'read input file' if e.filename == m.input_file else 'write'} {e.filename}: "
-             f'{e.strerror}')
+        if e.filename == getattr(run, 'input_path', None):
+            fail(f'cannot read input file {m.input_file} ({e.filename}): {e.strerror}; give --input_file=PATH')
+        fail(f'cannot write {e.filename}: {e.strerror}')
     except MemoryError:
         fail(f'out of memory with hidden_size={m.hidden_size} and {len(getattr(run, "chars", []))} symbols')
     except UnicodeDecodeError as e:

@@ -1,7 +1,7 @@
 """Character-level vanilla RNN language model in NumPy: the single-layer model of "Language Modeling
 with Recurrent Neural Networks and Backpropagation Through Time" (K. Ma, Sections III-V), after
 Karpathy's min-char-rnn. Equation numbers in comments are the paper's."""
-import os, sys, types
+import os, signal, sys, types
 try:
     import harness      # all that the paper does not have (harness.py, beside this file); it loads NumPy
 except ModuleNotFoundError:
@@ -21,7 +21,7 @@ clip = 5.0                       # gradients clipped to [-clip, clip] against ex
 max_iters = 1000000              # the paper's run is about 1M iterations
 print_every = 100                # print the loss and a sample every this many iterations
 sample_length = 200              # characters per sample; per_line: the longest sampled name
-seed = 1337                      # initial weights, sampling, per_line's order of lines
+seed = 1337                      # weights, samples (a seed gives the same sample each time), names' order
 dtype = 'float32'                # or 'float64': same results within noise, slower
 # run options: names, checkpoints (harness.py has the others: held-out loss, resume, sampling)
 per_line = False                 # True: each non-empty line is one sequence, one per iteration (names)
@@ -61,10 +61,11 @@ def zero_state():
 def forward(inputs, targets, hprev, params):
     """Eq. (26)-(29), arguments as lossFun's: the loss J, hs (row t: h_t; hs[-1] = hprev), ps (row t: p_t)."""
     Wxh, Whh, Why, bh, by = params
-    inputs, targets = np.asarray(inputs, int), np.asarray(targets, int)
-    if inputs.ndim != 1 or targets.shape != inputs.shape:
-        raise ValueError(f'inputs and targets are T ints each, not shapes {inputs.shape} and {targets.shape}')
-    hprev = np.reshape(hprev, len(Whh))            # (H,), or the listing's (H, 1)
+    inputs, targets, shape = np.asarray(inputs, int), np.asarray(targets, int), (len(Whh),)
+    if inputs.ndim != 1 or targets.shape != inputs.shape or np.shape(hprev) not in (shape, shape + (1,)):
+        raise ValueError(f'lossFun takes inputs, targets of T ints each and hprev of shape {shape} or '
+                         f'{shape + (1,)}, not {inputs.shape}, {targets.shape} and {np.shape(hprev)}')
+    hprev = np.reshape(hprev, shape)
     hs = np.empty((len(inputs) + 1, len(hprev)), hprev.dtype)
     hs[-1] = hprev                                 # the listing's hs[-1] = np.copy(hprev)
     xh = Wxh.T[inputs] + bh                        # row t: np.dot(Wxh, xs[t]) + bh (one-hot x_t: a column)
@@ -109,16 +110,19 @@ def update(params, grads, mems):
         mem += dparam * dparam                     # eq. (33): G += g^2, per component
         param += -learning_rate * dparam / np.sqrt(mem + 1e-8)   # eq. (32), eps in the root as the listing
 
-def sample(h, seed_ix, n, params, rng, temperature=1.0, stop_ix=None):
-    """Up to n character indices from the model fed seed_ix first (ending before stop_ix), and h after."""
+def sample(h, seed_ix, n, params, rng, temperature=1.0, stop_ix=None, top_k=0):
+    """Up to n character indices after seed_ix (ending before stop_ix), and h after; temperature 0: greedy."""
     Wxh, Whh, Why, bh, by = params
     xh = Wxh.T + bh                                # row ix: np.dot(Wxh, x) + bh for x = one_hot(ix)
     # Gumbel-max, argmax(y + T g) for g = -log(-log(u)), draws as the listing's np.random.choice: 1.1x faster
-    noise = -temperature * np.log(-np.log(rng.random((n, len(by)))))
+    noise = -temperature * np.log(-np.log(rng.random((n, len(by))))) if temperature else np.zeros((n, 1))
     ixes, ix = [], seed_ix
     for g in noise:
         h = np.tanh(xh[ix] + np.dot(Whh, h))       # eq. (26)
-        ix = int((np.dot(Why, h) + by + g).argmax())   # eq. (27), then a draw from eq. (28)
+        y = np.dot(Why, h) + by                    # eq. (27)
+        if top_k:
+            y[np.argsort(y)[:-top_k]] = -np.inf    # all but the top_k likeliest out of the draw
+        ix = int((y + g).argmax())                 # a draw from eq. (28)
         if ix == stop_ix:
             break
         ixes.append(ix)
@@ -177,10 +181,9 @@ elif __name__ == '__main__':                       # alone: the listing's start 
         sys.exit(f'{prog}: error: {"per_line" if per_line else "the command line"} needs harness.py too')
     harness = types.SimpleNamespace(**dict.fromkeys(['start_run', 'held_out', 'log_row', 'save_checkpoint',
                                                      'finish'], lambda run, grads=None: None))
+    signal.signal(signal.SIGINT, signal.SIG_DFL)   # Ctrl-C ends it at once, quietly (no files to save)
     try:
         data, chars = load_data(input_file)      # Section IV-A
         train(new_run(types.SimpleNamespace(stop=[]), data, chars))
-    except KeyboardInterrupt:
-        sys.exit(130)
     except (OSError, UnicodeDecodeError, ValueError) as e:
         sys.exit(f'{prog}: error: {e}')

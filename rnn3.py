@@ -1,7 +1,6 @@
 """The "more complex" 3-layer RNN, 512 units a layer, of "Language Modeling with Recurrent Neural Networks and
-Backpropagation Through Time" (K. Ma, Section V) in NumPy; equations are the paper's. Each layer is eq. (26)
-with its own Wxh, Whh, bh: layer 1 reads the one-hot x_t, layer l+1 reads h^l_t; Why, by the top one."""
-import os, sys, types
+Backpropagation Through Time" (K. Ma, Section V) in NumPy: eq. (26) a layer, Why and by on the top one."""
+import os, signal, sys, types
 try:
     import harness      # all that the paper does not have (harness.py, beside this file); it loads NumPy
 except ModuleNotFoundError:
@@ -22,7 +21,7 @@ clip = 5.0                       # gradients clipped to [-clip, clip] against ex
 max_iters = 470000               # the paper's 3-layer run is about 470k iterations
 print_every = 100                # print the loss and a sample every this many iterations
 sample_length = 200              # characters per sample; per_line: the longest sampled name
-seed = 1337                      # initial weights, sampling, per_line's order of lines
+seed = 1337                      # weights, samples (a seed gives the same sample each time), names' order
 dtype = 'float32'                # or 'float64': same results within noise, slower
 # run options: names, checkpoints (harness.py has the others: held-out loss, resume, sampling)
 per_line = False                 # True: each non-empty line is one sequence, one per iteration (names)
@@ -68,10 +67,11 @@ def forward(inputs, targets, hprev, params):
     """Eq. (26)-(29), arguments as lossFun's: J, hs (hs[l, t] = h^l_t: the listing's hs, hs2, hs3; hs[l, -1] =
     hprev[l]), ps (row t: p_t). A layer for all t, then the next (the listing: each t up the stack: slower)"""
     Wxh, Whh, bh, Why, by = unpack(params)
-    inputs, targets = np.asarray(inputs, int), np.asarray(targets, int)
-    if inputs.ndim != 1 or targets.shape != inputs.shape:
-        raise ValueError(f'inputs and targets are T ints each, not shapes {inputs.shape} and {targets.shape}')
-    hprev = np.reshape(hprev, (len(Whh), len(bh[0])))   # (L, H), or the listing's (L, H, 1)
+    inputs, targets, shape = np.asarray(inputs, int), np.asarray(targets, int), (len(Whh), len(bh[0]))
+    if inputs.ndim != 1 or targets.shape != inputs.shape or np.shape(hprev) not in (shape, shape + (1,)):
+        raise ValueError(f'lossFun takes inputs, targets of T ints each and hprev of shape {shape} or '
+                         f'{shape + (1,)}, not {inputs.shape}, {targets.shape} and {np.shape(hprev)}')
+    hprev = np.reshape(hprev, shape)
     hs = np.empty((len(Whh), len(inputs) + 1, hprev.shape[1]), hprev.dtype)
     hs[:, -1] = hprev                              # the listing's hs[-1] = np.copy(hprev), each layer
     for l in range(len(Whh)):   # row t of xh: np.dot(Wxh, xs[t]) + bh; above: np.dot(Wxh2, hs[t]) + bh2, ...
@@ -87,9 +87,8 @@ def forward(inputs, targets, hprev, params):
     return loss, hs, ps
 
 def lossFun(inputs, targets, hprev, params):
-    """The listing's lossFun: inputs, targets of T ints each (lists or arrays), hprev of shape (L, H) or
-    (L, H, 1), params as unflatten(theta); returns J, the gradients in params' order and each layer's h_{T-1},
-    (L, H), in the params' dtype (numerical checks need float64, not float32)."""
+    """The listing's lossFun: inputs, targets: T ints (lists too), hprev (L, H) or (L, H, 1), params; returns
+    J, the gradients in params' order, each layer's h_{T-1} (L, H), in params' dtype (checks: float64)."""
     Wxh, Whh, bh, Why, by = unpack(params)
     loss, hs, ps = forward(inputs, targets, hprev, params)
     inputs, T, L = np.asarray(inputs, int), len(inputs), len(Whh)
@@ -122,8 +121,8 @@ def update(params, grads, mems):
         mem += dparam * dparam                     # eq. (33): G += g^2, per component
         param += -learning_rate * dparam / np.sqrt(mem + 1e-8)   # eq. (32), eps in the root as the listing
 
-def sample(h, seed_ix, n, params, rng, temperature=1.0, stop_ix=None):
-    """Up to n character indices from the model fed seed_ix first (ending before stop_ix), and h after."""
+def sample(h, seed_ix, n, params, rng, temperature=1.0, stop_ix=None, top_k=0):
+    """Up to n character indices after seed_ix (ending before stop_ix), and h after; temperature 0: greedy."""
     Wxh, Whh, bh, Why, by = unpack(params)
     ixes, ix, h = [], seed_ix, h.copy()
     for t in range(n):
@@ -131,7 +130,9 @@ def sample(h, seed_ix, n, params, rng, temperature=1.0, stop_ix=None):
             x = Wxh[0][:, ix] if l == 0 else np.dot(Wxh[l], h[l - 1])   # np.dot(Wxh, x), np.dot(Wxh2, h), ...
             h[l] = np.tanh(x + np.dot(Whh[l], h[l]) + bh[l])
         y = np.dot(Why, h[-1]) + by                # eq. (27)
-        p = np.exp((y - y.max()) / temperature)    # eq. (28) at a temperature; y less its max: no overflow
+        if top_k:
+            y[np.argsort(y)[:-top_k]] = -np.inf    # all but the top_k likeliest out of the draw
+        p = np.exp((y - y.max()) / temperature) if temperature else y == y.max()   # eq. (28) at a temperature
         ix = int(rng.choice(len(by), p=p / p.sum()))   # the listing's np.random.choice, from this run's rng
         if ix == stop_ix:
             break
@@ -191,10 +192,9 @@ elif __name__ == '__main__':                       # alone: the listing's start 
         sys.exit(f'{prog}: error: {"per_line" if per_line else "the command line"} needs harness.py too')
     harness = types.SimpleNamespace(**dict.fromkeys(['start_run', 'held_out', 'log_row', 'save_checkpoint',
                                                      'finish'], lambda run, grads=None: None))
+    signal.signal(signal.SIGINT, signal.SIG_DFL)   # Ctrl-C ends it at once, quietly (no files to save)
     try:
         data, chars = load_data(input_file)      # Section IV-A
         train(new_run(types.SimpleNamespace(stop=[]), data, chars))
-    except KeyboardInterrupt:
-        sys.exit(130)
     except (OSError, UnicodeDecodeError, ValueError) as e:
         sys.exit(f'{prog}: error: {e}')

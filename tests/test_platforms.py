@@ -103,3 +103,36 @@ def test_every_tool_and_script_piped_into_head_ends_quietly(tool):
     r = subprocess.run(f'"{sys.executable}" "{path}" --help | head -1', shell=True, capture_output=True, text=True,
                        timeout=60)
     assert r.returncode == 0 and r.stdout.count('\n') == 1 and r.stderr == '', r.stderr
+
+
+@pytest.mark.parametrize('script', SCRIPTS)
+def test_from_another_folder_a_missing_text_says_where_it_looked_and_a_resume_finds_its_text(script, tmp_path):
+    env = dict(os.environ, OPENBLAS_NUM_THREADS='1')
+    (tmp_path / 'elsewhere').mkdir()
+    r = run(env, os.path.join(ROOT, script), '--max_iters=2', cwd=tmp_path / 'elsewhere')
+    assert r.returncode == 1 and r.stderr.strip().splitlines()[-1] == (
+        f'{script}: error: cannot read input file input.txt ({tmp_path / "elsewhere" / "input.txt"}): '
+        'No such file or directory; give --input_file=PATH')
+    args = small_args(script, tmp_path / 'a', '--max_iters=20')
+    args = ['--input_file=input.txt' if a.startswith('--input_file=') else a for a in args]
+    assert run(env, os.path.join(ROOT, script), *args, cwd=tmp_path / 'a').returncode == 0
+    ck = tmp_path / 'a' / 'out' / 'ck.npz'
+    assert ck_meta(ck)['config']['input_file'] == 'input.txt'
+    assert ck_meta(ck)['input_path'] == str(tmp_path / 'a' / 'input.txt')
+    r = run(env, os.path.join(ROOT, script), f'--checkpoint_path={ck}', '--resume=True', '--max_iters=30',
+            cwd=tmp_path / 'elsewhere')
+    assert r.returncode == 0 and 'warning' not in r.stderr and ck_meta(ck)['n'] == 30, r.stderr
+    assert ck_meta(ck)['config']['input_file'] == 'input.txt', 'the path as typed stays in the record'
+
+
+@pytest.mark.parametrize('script', SCRIPTS)
+def test_resume_without_a_value_suggests_resume_true_and_an_empty_text_has_no_symbols(script, tmp_path):
+    env = dict(os.environ, OPENBLAS_NUM_THREADS='1')
+    r = run(env, os.path.join(ROOT, script), '--resume', cwd=tmp_path)
+    assert r.returncode == 1 and r.stderr.strip() == f"{script}: error: expected --resume=True, got '--resume' (see --help)"
+    (tmp_path / 'empty.txt').write_text('')
+    r = run(env, os.path.join(ROOT, script), '--input_file=empty.txt', f'--checkpoint_path={tmp_path / "ck.npz"}',
+            cwd=tmp_path)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 1 and lines[0] == f'{script}: data has 0 characters, 0 unique.', r.stderr
+    assert lines[-1].startswith(f'{script}: error: empty.txt has 0 characters')
