@@ -1,8 +1,7 @@
-"""What the paper does not have, once for min_char_rnn.py and rnn3.py: settings (the block at the top of a
-script, a checkpoint's record, the command line), the run record and its files (checkpoint, loss log, lock),
-signals, held-out loss, progress, sampling a saved model. A script imports this and ends in harness.main(
-sys.modules[__name__]), which sets its settings once, then runs its train(run) (which calls start_run,
-held_out, log_row, save_checkpoint, finish and fail here) or samples its model; tools use load_model."""
+"""What the paper does not have, once for every script: settings (the blocks at the top, a checkpoint's
+record, the command line), the run's files (checkpoint, loss log, lock), signals, held-out loss, progress,
+names (per_line), sampling a saved model. A script ends in harness.main(sys.modules[__name__]), which sets
+its settings, then runs its train(run) (calling start_run, held_out, log_row, save_checkpoint, finish)."""
 import os, sys
 if not {'OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS'} & set(os.environ):
     os.environ.update(OPENBLAS_NUM_THREADS='1', MKL_NUM_THREADS='1')   # before NumPy loads (README, Speed)
@@ -27,7 +26,7 @@ generate = 0                     # > 0: sample this many characters from checkpo
 lines = 0                        # > 0: sample this many lines (per_line: names), no training
 prime = ''                       # text run through the network before sampling
 prime_file = ''                  # or a UTF-8 file of such text
-temperature = 1.0                # logits / it: lower, safer and repetitive; higher, varied and misspelt; 0: greedy
+temperature = 1.0                # logits / it: lower is safer, repetitive; higher varied, misspelt; 0: greedy
 top_k = 0                        # > 0: draw among the top_k likeliest characters only (0: all of them)
 # -----------------------------------------------------------------------------
 
@@ -80,7 +79,6 @@ def say(text, stream=None):
         os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
         stop.append(SIGPIPE)
 
-# -----------------------------------------------------------------------------
 # settings: the block at the top of the script, a checkpoint's record, the command line; checked, set once
 def read_block(module):
     """The block at the top of a script (or of this file), for --help and the names of its settings, in its
@@ -95,7 +93,7 @@ def read_block(module):
         fail(f'the block at the top of {os.path.basename(path)} is not Python ({e}); undo the last edit')
     comments = {tok.start[0]: (tok.string[1:].strip(), tok.line[:tok.start[1]].strip() == '')
                 for tok in tokens if tok.type == tokenize.COMMENT}
-    entries = {(row, 0): (text, '', '') for row, (text, alone) in comments.items()   # not `# hidden_size = 100`
+    entries = {(row, 0): (text, '', '') for row, (text, alone) in comments.items()   # not `# clip = 5.0`
                if alone and not re.match(r'\w+\s*=[^=]', text)}
     for node in nodes:
         comment = next((comments[r][0] for r in range(node.lineno, node.end_lineno + 1) if r in comments), '')
@@ -181,7 +179,6 @@ def settings(m, argv, run):
         note(f'resuming {path} at iteration {run.n}' + (f'; settings it was run with, not those at the '
              f'top of {run.script}: {", ".join(changed)}' if changed else ''))
 
-# -----------------------------------------------------------------------------
 # run files: the lock, the checkpoint (read, checked, written whole) and the loss log beside it
 def lock(run, path):
     """Lock the checkpoint's real path + .lock while the run lasts (the system drops the lock when the process
@@ -320,13 +317,12 @@ def save_checkpoint(run):
                     os.remove(tmp)
             fail(f'cannot write {path}: {e.strerror}; the previous one is untouched')
 
-# -----------------------------------------------------------------------------
 # the run: its data and weights, signals, held-out loss, the log's rows and progress, the end
 def start_run(run):
     """The run record filled in: the data, weights and Adagrad's memory (new or the checkpoint's), signals."""
     m, found = run.m, getattr(run, 'input_path', None)   # a resume from another folder: the text it read
-    same = m.resume and found and m.input_file == run.config['input_file'] and not os.path.exists(m.input_file)
-    run.input_path = found if same else os.path.abspath(m.input_file)
+    same = m.resume and m.input_file == run.config['input_file'] and not os.path.exists(m.input_file)
+    run.input_path = found if same and found else os.path.abspath(m.input_file)
     data, chars = m.load_data(run.input_path)
     note(f'data has {len(data)} characters, {len(chars) if len(data) else 0} unique.')
     text_sha256, V = hashlib.sha256(data.tobytes()).hexdigest(), len(chars)
@@ -360,10 +356,7 @@ def fits_memory(m, V):
     """The model's size, if training it fits this machine's memory; else a one-line error."""
     size = sum(int(np.prod(shape)) for shape in m.shapes(V).values())
     need = np.dtype(m.dtype).itemsize * (4 * size + 8 * m.seq_length * V) + 8 * m.sample_length * V   # a step
-    try:
-        have = os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES')
-    except (AttributeError, ValueError, OSError):   # Windows has no sysconf: no check
-        have = math.inf
+    have = os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') if hasattr(os, 'sysconf') else math.inf
     if need > have:
         fail(f'hidden_size={m.hidden_size} and {V:,} symbols make {size:,} parameters, about '
              f'{need / 2**30:.1f} GB to train; this machine has {have / 2**30:.1f} GB')
@@ -393,8 +386,7 @@ def line_order(seed, epoch, count):
 
 def next_name(run):
     """per_line: iteration run.n's name (inputs: newline + name, targets: name + newline) and a zero state."""
-    order = line_order(run.m.seed, run.n // len(run.data), len(run.data))
-    seq = run.data[order[run.n % len(run.data)]]
+    seq = run.data[line_order(run.m.seed, run.n // len(run.data), len(run.data))[run.n % len(run.data)]]
     return seq[:-1], seq[1:], run.m.zero_state()
 
 def sample_names(m, k, start, params, rng, temperature=1.0, top_k=0):
@@ -461,7 +453,6 @@ def finish(run):
     if stop:
         sys.exit(128 + stop[0])
 
-# -----------------------------------------------------------------------------
 # sampling a saved model: --generate and --lines; and the tools' load_model
 def read_prime(m):
     """--prime, or the text of --prime_file (UTF-8; its first million characters)."""
@@ -479,9 +470,8 @@ def generate_text(run):
     m, prime = run.m, read_prime(run.m)
     note(f'sampling {m.checkpoint_path} at iteration {run.n} (trained on {run.config.get("input_file")})')
     params, ix_of = m.unflatten(run.theta, len(run.chars)), {ch: i for i, ch in enumerate(run.chars)}
-    for ch in prime:
-        if ch not in ix_of:
-            fail(f"--prime{'_file' if m.prime_file else ''} has {ch!r}, which is not in the model's vocabulary")
+    for ch in (ch for ch in prime if ch not in ix_of):
+        fail(f"--prime{'_file' if m.prime_file else ''} has {ch!r}, which is not in the model's vocabulary")
     if m.lines and '\n' not in ix_of:
         fail('--lines needs a newline in the vocabulary')
     # from a zero state fed a newline (or, if the text has none, its first symbol), then the prime
@@ -493,7 +483,7 @@ def generate_text(run):
     sys.stdout.write(last)
     while left > 0 and todo > 0:                 # in pieces: any length in little memory
         if m.per_line:
-            name = sample_names(m, 1, start, params, rng, m.temperature, m.top_k)[0]   # a zero state fed start
+            name = sample_names(m, 1, start, params, rng, m.temperature, m.top_k)[0]   # zero state fed start
             piece = prime + ''.join(run.chars[i] for i in name) + '\n'
         else:                                    # a piece's noise: at most 8 MB, whatever the vocabulary
             ixes, h = m.sample(h, ix, min(left, 10000, 2**20 // len(ix_of) + 1), params, rng, m.temperature,
@@ -521,7 +511,6 @@ def load_model(path):
     run.params = run.m.unflatten(run.theta, len(run.chars))
     return run.m, run
 
-# -----------------------------------------------------------------------------
 def main(m, argv=None):
     """Run script m as its command line (argv, else sys.argv) asks: train it (m.train) or sample its model."""
     global prog
@@ -543,7 +532,8 @@ def main(m, argv=None):
                 finish(run)
             sys.exit(1)
         if e.filename == getattr(run, 'input_path', None):
-            fail(f'cannot read input file {m.input_file} ({e.filename}): {e.strerror}; give --input_file=PATH')
+            fail(f'cannot read input file {m.input_file} ({e.filename}): {e.strerror}; '
+                 'give --input_file=PATH')
         fail(f'cannot write {e.filename}: {e.strerror}')
     except MemoryError:
         fail(f'out of memory with hidden_size={m.hidden_size} and {len(getattr(run, "chars", []))} symbols')
