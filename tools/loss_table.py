@@ -1,13 +1,14 @@
 """Print the README's results tables from loss logs (the .csv written beside each checkpoint).
 
 usage: python tools/loss_table.py [--iters=0,22600,997100] [--paper=104.36,54.97,44.43] [--below=44.43]
-                                  [--minutes=3,45] LOG.csv[=label] [LOG.csv[=label] ...]
+                                  [--minutes=3,45] [--until=N] LOG.csv[=label] [LOG.csv[=label] ...]
 
 One markdown column per log: the smoothed loss at each of --iters (and the paper's, if given), the
 first logged iteration at or below --below, the lowest smoothed loss, its range over the last
 quarter of the run, the last held-out loss and the last one within each of --minutes of training,
 the iterations and training time recorded in the checkpoint beside the log (if it is there), and the
-gradient's norm before clipping and the fraction of entries clipped (logs that record them).
+gradient's norm before clipping and the fraction of entries clipped (logs that record them). --until=N reads
+each log up to iteration N only (a run resumed past it): its iterations and time are then the log's at N.
 """
 import json
 import math
@@ -19,7 +20,7 @@ import numpy as np
 import cli  # noqa: E402,F401  (piped into `head`, the tool ends quietly)
 from loss_log import read_log
 
-OPTIONS = ['--iters', '--paper', '--below', '--minutes']
+OPTIONS = ['--iters', '--paper', '--below', '--minutes', '--until']
 
 
 def held_out(evals):
@@ -30,9 +31,9 @@ def held_out(evals):
     return f'{loss:.4f} ({loss / math.log(2):.4f} bits) at {n:,}'
 
 
-def column(path, iters, below, minutes):
+def column(path, iters, below, minutes, until=None):
     """(row label, cell) pairs for one log; the labels are the same for every log."""
-    rows = read_log(path, 'loss_table.py')
+    rows = read_log(path, 'loss_table.py', until)
     loss = {int(r['iter']): float(r['smooth_loss']) for r in rows}
     cells = [(f'smoothed loss at {i:,}', f'{loss[i]:.2f}' if i in loss else '-') for i in iters]
     if below is not None:
@@ -52,6 +53,9 @@ def column(path, iters, below, minutes):
         with np.load(checkpoint, allow_pickle=False) as ck:
             meta = json.loads(str(ck['meta']))
         mins, secs = divmod(round(meta['elapsed']), 60)
+        if until is not None:                    # the run as it was at the log's last row
+            meta['n'], meta['elapsed'] = int(rows[-1]['iter']), float(rows[-1]['elapsed_s'])
+            mins, secs = divmod(round(meta['elapsed']), 60)
         trained = f"{meta['n']:,} in {mins} min {secs} s"
         passes = passes_over_training_text(meta)
     cells.append(('passes over the training text', passes))
@@ -92,12 +96,13 @@ def main(argv):
         paper = opts['paper'].split(',') if 'paper' in opts else None
         below = float(opts['below']) if 'below' in opts else None
         minutes = [float(m) for m in opts['minutes'].split(',')] if 'minutes' in opts else []
+        until = int(opts['until']) if 'until' in opts else None
     except ValueError as e:
         sys.exit(f'loss_table.py: error: {e} (see --help)')
     if not logs or (paper and len(paper) != len(iters)):
         sys.exit('loss_table.py: error: give one or more LOG.csv, and as many --paper values as --iters (see --help)')
     try:
-        columns = [column(spec.partition('=')[0], iters, below, minutes) for spec in logs]
+        columns = [column(spec.partition('=')[0], iters, below, minutes, until) for spec in logs]
     except (OSError, KeyError, ValueError) as e:
         sys.exit(f'loss_table.py: error: cannot read a loss log: {e}')
     header = [''] + (['paper'] if paper else []) + [spec.partition('=')[2] or spec for spec in logs]

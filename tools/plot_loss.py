@@ -1,8 +1,9 @@
 """Draw loss logs (the .csv written beside each checkpoint) as a PNG, like the paper's Fig. 4.
 
-usage: python tools/plot_loss.py [--minutes] OUT.png LOG.csv[=label] [LOG.csv[=label] ...]
+usage: python tools/plot_loss.py [--minutes] [--until=N] OUT.png LOG.csv[=label] [LOG.csv[=label] ...]
 
---minutes puts training time (the log's elapsed_s) on the x axis instead of the iteration.
+--minutes puts training time (the log's elapsed_s) on the x axis instead of the iteration; --until=N draws
+each log up to iteration N (a run resumed past it).
 Needs matplotlib (python -m pip install matplotlib), for this command only; the training scripts
 never import it.
 """
@@ -12,13 +13,13 @@ from cli import pyplot, save
 from loss_log import read_log
 
 
-def read(spec):
+def read(spec, until=None):
     path, _, label = spec.partition('=')
-    return label or path, read_log(path, 'plot_loss.py')
+    return label or path, read_log(path, 'plot_loss.py', until)
 
 
-def main(out, logs, minutes=False):
-    runs = [read(spec) for spec in logs]
+def main(out, logs, minutes=False, until=None):
+    runs = [read(spec, until) for spec in logs]
     plt = pyplot()
     x = (lambda r: float(r['elapsed_s']) / 60) if minutes else (lambda r: int(r['iter']))
     fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
@@ -36,12 +37,13 @@ def main(out, logs, minutes=False):
 
 
 if __name__ == '__main__':
-    args = [a for a in sys.argv[1:] if a != '--minutes']
+    args = [a for a in sys.argv[1:] if a != '--minutes' and not a.startswith('--until=')]
+    until = [a[len('--until='):] for a in sys.argv[1:] if a.startswith('--until=')]
     if {'-h', '--help'} & set(args):
         print(__doc__.strip())
-    elif len(args) < 2 or any(a.startswith('-') for a in args):
+    elif len(args) < 2 or any(a.startswith('-') for a in args) or not all(u.isdigit() for u in until):
         sys.exit('plot_loss.py: error: give OUT.png and one or more LOG.csv (see --help)')
     elif not args[0].lower().endswith(('.png', '.svg', '.pdf')):
         sys.exit(f'plot_loss.py: error: the first argument is the figure to write (OUT.png), not {args[0]} (see --help)')
     else:
-        main(args[0], args[1:], '--minutes' in sys.argv[1:])
+        main(args[0], args[1:], '--minutes' in sys.argv[1:], int(until[-1]) if until else None)
