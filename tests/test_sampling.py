@@ -91,3 +91,17 @@ def test_help_says_what_the_seed_and_the_temperature_do_to_a_sample(script, caps
     assert 'same sample' in seed and all(w in temperature for w in ('safer', 'repetitive', 'varied', 'misspelt',
                                                                     'greedy'))
     assert any(line.strip().startswith('--top_k=0') for line in r.stdout.splitlines())
+
+
+def test_names_sampled_with_top_k_1_are_the_greedy_ones_whatever_the_seed(tmp_path, capsys):
+    names = 'helium\nneon\nargon\nkrypton\nxenon\nradon\n'
+    args = small_args('min_char_rnn.py', tmp_path, '--per_line=True', '--max_iters=300', '--learning_rate=0.1',
+                      text=names)
+    run_main(load_script('min_char_rnn.py'), args)
+    ck = f'--checkpoint_path={tmp_path / "out" / "ck.npz"}'
+    outs = [run_in_process(capsys, 'min_char_rnn.py', ck, '--lines=4', *extra).stdout
+            for extra in (['--top_k=1', '--seed=1'], ['--top_k=1', '--seed=2'], ['--temperature=0'])]
+    assert outs[0] == outs[1] == outs[2] and outs[0].count('\n') == 4
+    drawn = {run_in_process(capsys, 'min_char_rnn.py', ck, '--lines=4', '--temperature=3', f'--seed={s}').stdout
+             for s in (1, 2, 3)}
+    assert len(drawn) > 1, 'without top_k the names are drawn'

@@ -23,7 +23,7 @@ if hasattr(signal, 'SIGPIPE'):                   # piped into `head`: end quietl
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
 ORDER = [f'tests/test_{name}.py' for name in     # the quick files that catch most first; every file runs
          ('gradients', 'listing', 'loop', 'training', 'names', 'workflow', 'session', 'errors', 'faults', 'hardening',
-          'discussion', 'inspect', 'titles', 'readme')]
+          'sampling', 'platforms', 'discussion', 'inspect', 'titles', 'readme')]
 TRACKED = subprocess.run(['git', 'ls-files'], cwd=ROOT, capture_output=True, text=True).stdout.split()
 BOTH = ('min_char_rnn.py', 'rnn3.py')
 FILES = BOTH + ('harness.py',)
