@@ -153,10 +153,10 @@ def settings(m, argv, run):
               for k, v in top.items()}
     config.update({k: check(k, v, '--' + k, kinds[k]) for k, v in given.items()})
     path, resuming = config['checkpoint_path'], config['resume']
-    sampling = config['generate'] or config['lines']
-    if sampling and resuming or not sampling and set(SAMPLING) & set(given):
+    sampling, asked = config['generate'] or config['lines'], [f'--{k}' for k in SAMPLING if k in given]
+    if sampling and resuming or not sampling and asked:
         fail('--resume=True trains, --generate and --lines sample: give one of them' if resuming else
-             ' and '.join(f'--{k}' for k in SAMPLING if k in given) + ' are for sampling a saved model: add '
+             f'{" and ".join(asked)} {"are" if len(asked) > 1 else "is"} for sampling a saved model: add '
              '--generate=N or --lines=K')
     run.path = os.path.realpath(path)            # the files by their real path, whatever links lead there
     run.log_path, run.lock_path = os.path.splitext(run.path)[0] + '.csv', run.path + '.lock'

@@ -28,6 +28,7 @@ BAD_ARGUMENTS = [
     (['--learning_rate=inf'], '--learning_rate must be positive'),
     (['--temperature=-1'], '--temperature must be >= 0 (0: greedy), got -1.0'),
     (['--top_k=-1'], '--top_k must be a whole number >= 0, got -1'),
+    (['--temperature=inf'], '--temperature must be >= 0 (0: greedy), got inf'),
     (['--lines=-1'], '--lines must be a whole number >= 0, got -1'),
     (['--eval_every=0'], '--eval_every must be a whole number >= 1, got 0'),
     (['--print_every=0'], '--print_every must be a whole number >= 1, got 0'),

@@ -75,6 +75,8 @@ def test_a_symlinked_checkpoint_stays_a_link_and_its_target_is_updated(script, t
 @pytest.mark.parametrize('args, message', [
     (['--prime=ROMEO:', '--temperature=0.8'], '--prime and --temperature are for sampling a saved model'),
     (['--temperature=0.5'], 'add --generate=N or --lines=K'),
+    (['--top_k=3'], '--top_k is for sampling a saved model'),
+    (['--prime_file=p.txt', '--top_k=2'], '--prime_file and --top_k are for sampling a saved model'),
     (['--resume=True', '--generate=10'], '--resume=True trains, --generate and --lines sample')])
 def test_sampling_options_without_sampling_are_refused_and_the_trained_model_stays(script, args, message, tmp_path,
                                                                                     capsys):

@@ -119,6 +119,17 @@ def test_read_block_lists_names_in_order_with_their_comments_and_skips_commented
 
 
 @pytest.mark.parametrize('script', SCRIPTS)
+def test_read_block_takes_several_names_a_line_an_indented_heading_and_a_comment_after_a_value_on_two_lines(script,
+                                                                                                        tmp_path):
+    copy_script(tmp_path, script, {'clip': 'clip = 5.0\nwarmup, decay = 10, 0.5   # two of mine\n    # my group\n'
+                                           'patience = (\n    3)   # three'})
+    block = harness.read_block(load_script(script, str(tmp_path)))
+    at = block.index(('', 'clip', ''))
+    assert block[at + 1:at + 5] == [('', 'warmup', 'two of mine'), ('', 'decay', 'two of mine'),
+                                    ('my group', '', ''), ('', 'patience', 'three')], block[at:at + 5]
+
+
+@pytest.mark.parametrize('script', SCRIPTS)
 def test_a_setting_really_deleted_from_the_block_still_ends_in_the_line_that_names_it(script, tmp_path):
     path = copy_script(tmp_path, script, {'clip': '# clip = 5.0'})
     r = run_path(path, '--max_iters=2', cwd=tmp_path)
