@@ -119,13 +119,15 @@ def parse(arg, following, kinds):
         fail(f'--{name}={value} is not a valid {kinds[name].__name__}')
 
 def check(name, value, where, kind):
-    """The value if it suits the setting (a count may be written 1e6), else a one-line error."""
-    if kind in (int, float) and type(value) in (int, float) and (kind is float or float(value).is_integer()):
-        value = kind(value)
-    want, ok = (f'a whole number >= {COUNTS.get(name, 0)}', lambda v: v >= COUNTS.get(name, 0)) \
+    """The value if it suits the setting (a count may be written 1e6; 2**53 at most), else one line."""
+    with contextlib.suppress(OverflowError):     # a count of 400 digits is no float: refused below
+        if kind in (int, float) and type(value) in (int, float) and (kind is float or value % 1 == 0):
+            value = kind(value)
+    least, huge = COUNTS.get(name, 0), kind is int and type(value) is int and value > 2**53
+    want, ok = (f'a whole number >= {least}' + ' and at most 2**53' * huge, lambda v: least <= v <= 2**53) \
         if kind is int else RULES.get(name, RULES.get(kind, (kind.__name__, None)))
     if type(value) is not kind or ok and not ok(value):
-        fail(f'{where} must be {want}, got {value!r}')
+        fail(f'{where} must be {want}, got {repr(value):.40}')
     return value
 
 def settings(m, argv, run):

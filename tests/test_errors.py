@@ -1,11 +1,15 @@
 """Bad input ends in one clear line on stderr and a non-zero exit; no checkpoint is harmed."""
 import json
+import os
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
-from common import SCRIPTS, TEXT, assert_clean_error, run_in_process, run_script, small_args
+from common import (ROOT, SCRIPTS, TEXT, assert_clean_error, ck_meta, rewrite_record, run_in_process, run_script,
+                    small_args)
 
 BAD_ARGUMENTS = [
     (['--hiden_size=5'], "unknown hyperparameter 'hiden_size'"),
@@ -28,6 +32,8 @@ BAD_ARGUMENTS = [
     (['--learning_rate=inf'], '--learning_rate must be positive'),
     (['--temperature=-1'], '--temperature must be >= 0 (0: greedy), got -1.0'),
     (['--top_k=-1'], '--top_k must be a whole number >= 0, got -1'),
+    ([f'--hidden_size={"1" * 400}'], '--hidden_size must be a whole number >= 1 and at most 2**53, got 1111'),
+    (['--seq_length=1e400'], '--seq_length must be a whole number >= 1, got inf'),
     (['--temperature=inf'], '--temperature must be >= 0 (0: greedy), got inf'),
     (['--lines=-1'], '--lines must be a whole number >= 0, got -1'),
     (['--eval_every=0'], '--eval_every must be a whole number >= 1, got 0'),
@@ -209,3 +215,23 @@ def test_lines_without_newline_in_the_vocabulary_is_one_line_error(script, tmp_p
     args = small_args(script, tmp_path, '--max_iters=5', text='abcdefghij' * 5)
     assert run_script(script, *args).returncode == 0
     assert_clean_error(run_script(script, *args, '--lines=2'), '--lines needs a newline')
+
+
+@pytest.mark.parametrize('script', SCRIPTS)
+def test_a_record_claiming_a_huge_size_is_refused_in_one_line_before_anything_is_allocated(script, tmp_path, capsys):
+    args = small_args(script, tmp_path, '--max_iters=5')
+    assert run_in_process(capsys, script, *args).returncode == 0
+    ck = tmp_path / 'out' / 'ck.npz'
+    meta = ck_meta(ck)
+    rewrite_record(ck, config=dict(meta['config'], hidden_size=10**20))
+    for extra in (['--resume=True', '--max_iters=9'], ['--generate=5']):
+        resume = [a for a in args if not a.startswith(('--hidden_size', '--num_layers'))]   # as the record says
+        r = run_in_process(capsys, script, *(resume if extra[0].startswith('--resume') else [f'--checkpoint_path={ck}']),
+                           *extra)
+        assert_clean_error(r, f'hidden_size in {ck} must be a whole number >= 1 and at most 2**53')
+
+
+def test_a_tool_option_without_its_value_is_refused_with_the_form_it_takes(tmp_path):
+    r = subprocess.run([sys.executable, os.path.join(ROOT, 'tools', 'inspect_text.py'), 'ck.npz', '--chars', '200'],
+                       capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 1 and r.stderr.strip() == "inspect_text.py: error: expected --chars=200, got '--chars' (see --help)"

@@ -22,8 +22,11 @@ def parse(argv, names, doc):
         print(doc.strip())
         sys.exit(0)
     opts = {}
-    for arg in argv:
+    for i, arg in enumerate(argv):
         name, eq, value = arg[2:].partition('=')
+        if arg.startswith('--') and not eq and name in names:   # --chars 200: say the form it takes
+            given = argv[i + 1] if i + 1 < len(argv) else 'VALUE'
+            fail(f"expected --{name}={given}, got '{arg}' (see --help)")
         if arg.startswith('--'):
             if not eq or name not in names:
                 fail(f"unknown option '{arg}' (see --help)")
