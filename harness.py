@@ -39,8 +39,9 @@ COUNTS = dict(hidden_size=1, num_layers=1, seq_length=1, max_iters=1, print_ever
 KIND = dict(dict.fromkeys(COUNTS, int), per_line=bool, resume=bool, learning_rate=float, clip=float,
             temperature=float, val_fraction=float, input_file=str, dtype=str, checkpoint_path=str, prime=str,
             prime_file=str)
-RULES = {bool: ('True or False', None), str: ('text', None), float: ('positive', lambda v: 0 < v < math.inf),
-         'val_fraction': ('in [0, 1)', lambda v: 0 <= v < 1), 'clip': ('>= 0', lambda v: 0 <= v < math.inf),
+RULES = {bool: ('True or False', None), str: ('text', None), float: ('a number', math.isfinite),
+         'learning_rate': ('positive', lambda v: 0 < v < math.inf),
+         'clip': ('>= 0', lambda v: 0 <= v < math.inf), 'val_fraction': ('in [0, 1)', lambda v: 0 <= v < 1),
          'temperature': ('>= 0 (0: greedy)', lambda v: 0 <= v < math.inf),
          'checkpoint_path': ('a file name ending in .npz', lambda v: v.endswith('.npz')),
          'dtype': ('float64 or float32', lambda v: v in ('float64', 'float32'))}

@@ -146,6 +146,99 @@ def oracle_for_script(script, inputs, targets, hprev, params):
     return loss, grads, last[0] if script == 'min_char_rnn.py' else last
 
 # -----------------------------------------------------------------------------
+# the gated cells' oracles (lstm.py, gru.py): the cell's equations and BPTT per time step, column vectors,
+# each gate's own weight blocks, an outer product per step; eq. (27)-(29) as above
+
+def sigm(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def oracle_lstm(inputs, targets, hprev, Wxh, Whh, Why, bh, by):
+    """LSTM with a forget gate (Gers et al. 2000): loss, [dWxh, dWhh, dWhy, dbh, dby], (h_{T-1}, c_{T-1})."""
+    H, V = Whh.shape[1], Why.shape[0]
+    Wx = {k: Wxh[j * H:(j + 1) * H] for j, k in enumerate('ifog')}
+    Wh = {k: Whh[j * H:(j + 1) * H] for j, k in enumerate('ifog')}
+    b = {k: bh[j * H:(j + 1) * H].reshape(-1, 1) for j, k in enumerate('ifog')}
+    by = by.reshape(-1, 1)
+    xs, hs, cs, gs, ps, loss = {}, {-1: hprev[0].reshape(-1, 1)}, {-1: hprev[1].reshape(-1, 1)}, {}, {}, 0
+    for t in range(len(inputs)):
+        xs[t] = np.zeros((V, 1))
+        xs[t][inputs[t]] = 1
+        a = {k: np.dot(Wx[k], xs[t]) + np.dot(Wh[k], hs[t - 1]) + b[k] for k in 'ifog'}
+        gs[t] = {k: np.tanh(a[k]) if k == 'g' else sigm(a[k]) for k in 'ifog'}
+        cs[t] = gs[t]['f'] * cs[t - 1] + gs[t]['i'] * gs[t]['g']
+        hs[t] = gs[t]['o'] * np.tanh(cs[t])
+        y = np.dot(Why, hs[t]) + by
+        ps[t] = np.exp(y) / np.sum(np.exp(y))
+        loss += -np.log(ps[t][targets[t], 0])
+    dWx, dWh, db = ({k: np.zeros_like(v) for k, v in d.items()} for d in (Wx, Wh, b))
+    dWhy, dby = np.zeros_like(Why), np.zeros_like(by)
+    dhnext, dcnext = np.zeros((H, 1)), np.zeros((H, 1))
+    for t in reversed(range(len(inputs))):
+        dy = np.copy(ps[t])
+        dy[targets[t]] -= 1
+        dWhy += np.dot(dy, hs[t].T)
+        dby += dy
+        dh = np.dot(Why.T, dy) + dhnext
+        i, f, o, g = (gs[t][k] for k in 'ifog')
+        dc = dcnext + dh * o * (1 - np.tanh(cs[t]) ** 2)
+        draw = {'i': dc * g * i * (1 - i), 'f': dc * cs[t - 1] * f * (1 - f),
+                'o': dh * np.tanh(cs[t]) * o * (1 - o), 'g': dc * i * (1 - g * g)}
+        dhnext = np.zeros((H, 1))
+        for k in 'ifog':
+            dWx[k] += np.dot(draw[k], xs[t].T)
+            dWh[k] += np.dot(draw[k], hs[t - 1].T)
+            db[k] += draw[k]
+            dhnext += np.dot(Wh[k].T, draw[k])
+        dcnext = dc * f
+    join = lambda d: np.concatenate([d[k] for k in 'ifog'])
+    T = len(inputs) - 1
+    return loss, [join(dWx), join(dWh), dWhy, join(db).ravel(), dby.ravel()], np.array([hs[T].ravel(), cs[T].ravel()])
+
+
+def oracle_gru(inputs, targets, hprev, Wxh, Whh, Why, bh, by):
+    """GRU (Cho et al. 2014): loss, [dWxh, dWhh, dWhy, dbh, dby], h_{T-1}."""
+    H, V = Whh.shape[1], Why.shape[0]
+    Wx = {k: Wxh[j * H:(j + 1) * H] for j, k in enumerate('rzg')}
+    Wh = {k: Whh[j * H:(j + 1) * H] for j, k in enumerate('rzg')}
+    b = {k: bh[j * H:(j + 1) * H].reshape(-1, 1) for j, k in enumerate('rzg')}
+    by = by.reshape(-1, 1)
+    xs, hs, gs, ps, loss = {}, {-1: hprev.reshape(-1, 1)}, {}, {}, 0
+    for t in range(len(inputs)):
+        xs[t] = np.zeros((V, 1))
+        xs[t][inputs[t]] = 1
+        r = sigm(np.dot(Wx['r'], xs[t]) + np.dot(Wh['r'], hs[t - 1]) + b['r'])
+        z = sigm(np.dot(Wx['z'], xs[t]) + np.dot(Wh['z'], hs[t - 1]) + b['z'])
+        g = np.tanh(np.dot(Wx['g'], xs[t]) + np.dot(Wh['g'], r * hs[t - 1]) + b['g'])
+        gs[t] = dict(r=r, z=z, g=g)
+        hs[t] = z * hs[t - 1] + (1 - z) * g
+        y = np.dot(Why, hs[t]) + by
+        ps[t] = np.exp(y) / np.sum(np.exp(y))
+        loss += -np.log(ps[t][targets[t], 0])
+    dWx, dWh, db = ({k: np.zeros_like(v) for k, v in d.items()} for d in (Wx, Wh, b))
+    dWhy, dby, dhnext = np.zeros_like(Why), np.zeros_like(by), np.zeros((H, 1))
+    for t in reversed(range(len(inputs))):
+        dy = np.copy(ps[t])
+        dy[targets[t]] -= 1
+        dWhy += np.dot(dy, hs[t].T)
+        dby += dy
+        dh = np.dot(Why.T, dy) + dhnext
+        r, z, g = gs[t]['r'], gs[t]['z'], gs[t]['g']
+        dgraw = dh * (1 - z) * (1 - g * g)
+        drh = np.dot(Wh['g'].T, dgraw)             # into r * h_{t-1}
+        draw = {'r': drh * hs[t - 1] * r * (1 - r), 'z': dh * (hs[t - 1] - g) * z * (1 - z), 'g': dgraw}
+        dhnext = dh * z + drh * r
+        for k in 'rzg':
+            dWx[k] += np.dot(draw[k], xs[t].T)
+            dWh[k] += np.dot(draw[k], (r * hs[t - 1] if k == 'g' else hs[t - 1]).T)
+            db[k] += draw[k]
+            if k != 'g':
+                dhnext += np.dot(Wh[k].T, draw[k])
+    join = lambda d: np.concatenate([d[k] for k in 'rzg'])
+    return loss, [join(dWx), join(dWh), dWhy, join(db).ravel(), dby.ravel()], hs[len(inputs) - 1].ravel()
+
+
+# -----------------------------------------------------------------------------
 # small runs of the scripts
 
 TEXT = 'the quick brown fox jumps over the lazy dog; pack my box with five dozen liquor jugs.\n' * 30
