@@ -39,11 +39,9 @@ def load_data(path):
     char_to_ix[[ord(ch) for ch in chars]] = np.arange(len(chars))
     return char_to_ix[np.frombuffer(text.encode('utf-32-le'), np.uint32)], chars
 
-# model (Section VI-A's remedy): the GRU cell (Cho et al. 2014) in place of eq. (26), Wxh, Whh and bh in
-# three blocks of H rows, the reset gate r, the update gate z and the candidate g:
-#   r, z = sigmoid(Wxh_rz x_t + Whh_rz h_{t-1} + bh_rz);  g = tanh(Wxh_g x_t + Whh_g (r * h_{t-1}) + bh_g)
-#   h_t = z * h_{t-1} + (1 - z) * g;  then eq. (27)-(29) as the paper's
-# vectors are 1-D, (H,) for the listing's columns (H, 1)
+# model (Section VI-A's remedy): a GRU cell (Cho et al. 2014) for eq. (26); Wxh, Whh, bh: blocks r, z, g
+#   r, z = sigmoid(Wxh_rz x_t + Whh_rz h_{t-1} + bh_rz), g = tanh(Wxh_g x_t + Whh_g (r * h_{t-1}) + bh_g),
+#   h_t = z * h_{t-1} + (1 - z) * g  (r: the reset gate, z: the update gate, g: the candidate); vectors 1-D
 def shapes(vocab_size):
     """The parameters and their shapes, in the order they sit in theta (the Θ of eq. (32))."""
     H, V = hidden_size, vocab_size
@@ -66,7 +64,7 @@ def sigmoid(x):
     return 0.5 + 0.5 * np.tanh(0.5 * x)           # = 1 / (1 + exp(-x)), and exp cannot overflow
 
 def forward(inputs, targets, hprev, params):
-    """The cell and eq. (27)-(29), arguments as lossFun's: J, hs (row t: h_t; hs[-1] = hprev), ps (row t: p_t)."""
+    """The cell, eq. (27)-(29), arguments as lossFun's: J, hs (row t: h_t; hs[-1] = hprev), ps (rows: p_t)."""
     Wxh, Whh, Why, bh, by = params
     inputs, targets, shape = np.asarray(inputs, int), np.asarray(targets, int), (len(Whh) // 3,)
     if inputs.ndim != 1 or targets.shape != inputs.shape or np.shape(hprev) not in (shape, shape + (1,)):
@@ -80,17 +78,16 @@ def forward(inputs, targets, hprev, params):
         g = np.tanh(xh[t, len(Whrz):] + np.dot(Whg, r * hs[t - 1]))                 # the candidate
         hs[t] = z * hs[t - 1] + (1 - z) * g        # hidden state, in place of eq. (26)
     ys = np.dot(hs[:-1], Why.T) + by               # eq. (27) for all t: row t is np.dot(Why, hs[t]) + by
-    z = ys - ys.max(axis=1, keepdims=True)         # y_t less its max: the same p_t, and exp cannot overflow
-    e = np.exp(z)
+    shifted = ys - ys.max(axis=1, keepdims=True)   # y_t less its max: the same p_t, and exp cannot overflow
+    e = np.exp(shifted)
     sums = e.sum(axis=1, keepdims=True)
     ps = e / sums                                  # eq. (28): row t is np.exp(ys[t]) / np.sum(np.exp(ys[t]))
-    loss = -(z[np.arange(len(targets)), targets] - np.log(sums[:, 0])).sum()   # eq. (29), as log-softmax
+    loss = -(shifted[np.arange(len(targets)), targets] - np.log(sums[:, 0])).sum()   # eq. (29): log-softmax
     return loss, hs, ps
 
 def lossFun(inputs, targets, hprev, params):
     """The listing's lossFun: inputs, targets of T ints each (lists or arrays), hprev of shape (H,) or (H, 1),
-    params [Wxh, Whh, Why, bh, by] (unflatten(theta)); returns J, [dWxh, dWhh, dWhy, dbh, dby] and h_{T-1},
-    shape (H,), in the params' dtype (numerical checks need float64, not float32)."""
+    params [Wxh, Whh, Why, bh, by]; returns J, [dWxh, dWhh, dWhy, dbh, dby] and h_{T-1}, in params' dtype."""
     Wxh, Whh, Why, bh, by = params
     loss, hs, ps = forward(inputs, targets, hprev, params)
     inputs, T, H = np.asarray(inputs, int), len(inputs), len(bh) // 3
@@ -98,7 +95,7 @@ def lossFun(inputs, targets, hprev, params):
     dys[np.arange(T), targets] -= 1                # dy[targets[t]] -= 1: dJ/dy_t = p_t - one_hot(target_t)
     dWhy, dby = np.dot(dys.T, hs[:-1]), dys.sum(axis=0)   # dWhy += np.dot(dy, hs[t].T); dby += dy
     dhs = np.dot(dys, Why)                         # row t: np.dot(Why.T, dy), the output's part of dh
-    xh, Whrz, Whg, hprevs = Wxh.T[inputs] + bh, Whh[:2 * H], Whh[2 * H:], hs[np.arange(T) - 1]   # row t: h_{t-1}
+    xh, Whrz, Whg, hprevs = Wxh.T[inputs] + bh, Whh[:2 * H], Whh[2 * H:], hs[np.arange(T) - 1]   # h_{t-1}
     r, z = np.split(sigmoid(xh[:, :2 * H] + np.dot(hprevs, Whrz.T)), 2, axis=1)   # forward's, for all t
     g = np.tanh(xh[:, 2 * H:] + np.dot(r * hprevs, Whg.T))
     dgs, drzs = (1 - z) * (1 - g * g), np.concatenate((hprevs * r * (1 - r), (hprevs - g) * z * (1 - z)), 1)
@@ -108,10 +105,9 @@ def lossFun(inputs, targets, hprev, params):
         draws[t, 2 * H:] = dgraw = dgs[t] * dh     # into g's pre-activation
         drh = np.dot(dgraw, Whg)                   # into r * h_{t-1}
         draws[t, :2 * H] = drzraw = drzs[t] * np.concatenate((drh, dh))   # into r's and z's
-        dhnext = z[t] * dh + r[t] * drh + np.dot(drzraw, Whrz)   # z * dh: the shortcut of VI-A, no weight matrix
+        dhnext = z[t] * dh + r[t] * drh + np.dot(drzraw, Whrz)   # z * dh: VI-A's shortcut, no weight matrix
     xs = (inputs[:, None] == np.arange(len(by))).astype(dhs.dtype)   # row t: the listing's xs[t], one-hot
-    dbh = draws.sum(axis=0)                        # dbh += draw
-    dWxh = np.dot(draws.T, xs)                     # dWxh += np.dot(draw, xs[t].T)
+    dbh, dWxh = draws.sum(axis=0), np.dot(draws.T, xs)   # dbh += draw; dWxh += np.dot(draw, xs[t].T)
     dWhh = np.concatenate((np.dot(draws[:, :2 * H].T, hprevs), np.dot(draws[:, 2 * H:].T, r * hprevs)))
     return loss, [dWxh, dWhh, dWhy, dbh, dby], hs[T - 1]
 

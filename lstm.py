@@ -40,11 +40,7 @@ def load_data(path):
     char_to_ix[[ord(ch) for ch in chars]] = np.arange(len(chars))
     return char_to_ix[np.frombuffer(text.encode('utf-32-le'), np.uint32)], chars
 
-# model (Section VI-A's remedy): the LSTM cell in place of eq. (26), Wxh, Whh and bh in four blocks of
-# H rows, the gates i, f, o and g (Hochreiter & Schmidhuber 1997; the forget gate f: Gers et al. 2000):
-#   a_t = Wxh x_t + Whh h_{t-1} + bh;  i, f, o = sigmoid(a_i, a_f, a_o);  g = tanh(a_g)
-#   c_t = f * c_{t-1} + i * g  (the cell state);  h_t = o * tanh(c_t);  then eq. (27)-(29) as the paper's
-# vectors are 1-D, (H,) for the listing's columns (H, 1); the state is h and c, a row each
+# model (Section VI-A's remedy): an LSTM cell (Hochreiter & Schmidhuber 1997; forget gate: Gers et al. 2000)
 def shapes(vocab_size):
     """The parameters and their shapes, in the order they sit in theta (the Θ of eq. (32))."""
     H, V = hidden_size, vocab_size
@@ -57,37 +53,33 @@ def unflatten(theta, vocab_size):
 
 def init_params(vocab_size, rng):
     """Theta, with Wxh, Whh, Why ~ randn * 0.01 and zero biases, as the listing, but f's bias forget_bias."""
-    theta = np.concatenate([(rng.standard_normal(shape) * 0.01 if name[0] == 'W' else np.zeros(shape)).ravel()
-                            for name, shape in shapes(vocab_size).items()]).astype(dtype)
-    unflatten(theta, vocab_size)[3][hidden_size:2 * hidden_size] = forget_bias   # bh's block of f
-    return theta
+    biases = dict(bh=np.repeat([0, forget_bias, 0, 0], hidden_size), by=np.zeros(vocab_size))   # i, f, o, g
+    return np.concatenate([(rng.standard_normal(shape) * 0.01 if name[0] == 'W' else biases[name]).ravel()
+                           for name, shape in shapes(vocab_size).items()]).astype(dtype)
 
 def zero_state():
     return np.zeros((2, hidden_size), dtype)      # h_{-1} and c_{-1}: the memory at the start of the text
 
-def gates(a):
-    """i, f, o, g from their pre-activations a (the last axis: four blocks of H); sigmoid(x) = 1 / (1 + e^-x),
-    written 0.5 + 0.5 tanh(x / 2): the same, and exp cannot overflow."""
-    H = a.shape[-1] // 4
-    s = 0.5 + 0.5 * np.tanh(0.5 * a[..., :3 * H])
-    return s[..., :H], s[..., H:2 * H], s[..., 2 * H:], np.tanh(a[..., 3 * H:])
+def cell(a, c):
+    """From a_t = Wxh x_t + Whh h_{t-1} + bh (blocks i, f, o, g) and c_{t-1}: h_t, c_t and the gates."""
+    H = c.shape[-1]
+    s = 0.5 + 0.5 * np.tanh(0.5 * a[..., :3 * H])  # sigmoid(x) = 1 / (1 + e^-x), and it cannot overflow
+    i, f, o, g = s[..., :H], s[..., H:2 * H], s[..., 2 * H:], np.tanh(a[..., 3 * H:])
+    c = f * c + i * g                              # the cell state: i lets g in, f keeps c_{t-1}
+    return o * np.tanh(c), c, (i, f, o, g)         # h_t: o lets it out
 
 def forward(inputs, targets, hprev, params):
-    """The cell and eq. (27)-(29), arguments as lossFun's: J, hcs (hcs[0, t] = h_t, hcs[1, t] = c_t; t = -1:
-    hprev), ps (row t: p_t)."""
+    """The cell, eq. (27)-(29), arguments as lossFun's: J, hcs (hcs[:, t] = h_t, c_t; t = -1: hprev), ps."""
     Wxh, Whh, Why, bh, by = params
     inputs, targets, shape = np.asarray(inputs, int), np.asarray(targets, int), (2, len(Whh) // 4)
     if inputs.ndim != 1 or targets.shape != inputs.shape or np.shape(hprev) not in (shape, shape + (1,)):
         raise ValueError(f'lossFun takes inputs, targets of T ints each and hprev of shape {shape} or '
                          f'{shape + (1,)}, not {inputs.shape}, {targets.shape} and {np.shape(hprev)}')
-    hcs = np.empty((2, len(inputs) + 1, shape[1]), np.result_type(hprev, Whh))
-    hs, cs = hcs                                   # views: a row per t of h_t, of c_t
+    hs, cs = hcs = np.empty((2, len(inputs) + 1, shape[1]), np.result_type(hprev, Whh))   # h_t, c_t: rows t
     hcs[:, -1] = np.reshape(hprev, shape)          # the listing's hs[-1] = np.copy(hprev), and c's
     xh = Wxh.T[inputs] + bh                        # row t: np.dot(Wxh, xs[t]) + bh (one-hot x_t: a column)
     for t in range(len(inputs)):
-        i, f, o, g = gates(xh[t] + np.dot(Whh, hs[t - 1]))
-        cs[t] = f * cs[t - 1] + i * g              # the cell state
-        hs[t] = o * np.tanh(cs[t])                 # hidden state, in place of eq. (26)
+        hs[t], cs[t], _ = cell(xh[t] + np.dot(Whh, hs[t - 1]), cs[t - 1])   # in place of eq. (26)
     ys = np.dot(hs[:-1], Why.T) + by               # eq. (27) for all t: row t is np.dot(Why, hs[t]) + by
     z = ys - ys.max(axis=1, keepdims=True)         # y_t less its max: the same p_t, and exp cannot overflow
     e = np.exp(z)
@@ -97,9 +89,8 @@ def forward(inputs, targets, hprev, params):
     return loss, hcs, ps
 
 def lossFun(inputs, targets, hprev, params):
-    """The listing's lossFun: inputs, targets of T ints each (lists or arrays), hprev (h_{-1}, c_{-1}) of shape
-    (2, H) or (2, H, 1), params [Wxh, Whh, Why, bh, by] (unflatten(theta)); returns J, [dWxh, dWhh, dWhy, dbh,
-    dby] and (h_{T-1}, c_{T-1}), shape (2, H), in the params' dtype (numerical checks need float64)."""
+    """The listing's lossFun: inputs, targets (T ints each), hprev (h_{-1}, c_{-1}), of shape (2, H) or
+    (2, H, 1), params [Wxh, Whh, Why, bh, by]; returns J, [dWxh, dWhh, dWhy, dbh, dby], (h_{T-1}, c_{T-1})."""
     Wxh, Whh, Why, bh, by = params
     loss, (hs, cs), ps = forward(inputs, targets, hprev, params)
     inputs, T = np.asarray(inputs, int), len(inputs)
@@ -107,20 +98,19 @@ def lossFun(inputs, targets, hprev, params):
     dys[np.arange(T), targets] -= 1                # dy[targets[t]] -= 1: dJ/dy_t = p_t - one_hot(target_t)
     dWhy, dby = np.dot(dys.T, hs[:-1]), dys.sum(axis=0)   # dWhy += np.dot(dy, hs[t].T); dby += dy
     dhs = np.dot(dys, Why)                         # row t: np.dot(Why.T, dy), the output's part of dh
-    hprevs, cprevs, tanhcs = hs[np.arange(T) - 1], cs[np.arange(T) - 1], np.tanh(cs[:-1])   # row t: t-1, t
-    i, f, o, g = gates(Wxh.T[inputs] + bh + np.dot(hprevs, Whh.T))   # forward's gates, for all t at once
+    hprevs, cprevs, tanhcs = hs[np.arange(T) - 1], cs[np.arange(T) - 1], np.tanh(cs[:-1])   # rows t-1, t
+    i, f, o, g = cell(Wxh.T[inputs] + bh + np.dot(hprevs, Whh.T), cprevs)[2]   # forward's gates, all t
     dcdhs = o * (1 - tanhcs * tanhcs)              # row t: dh_t/dc_t
     dacts = np.concatenate((g * i * (1 - i), cprevs * f * (1 - f), tanhcs * o * (1 - o), i * (1 - g * g)), 1)
     draws, dhnext, dcnext = np.empty((T, len(bh)), hs.dtype), np.zeros_like(hs[-1]), np.zeros_like(cs[-1])
     for t in reversed(range(T)):
         dh = dhs[t] + dhnext                       # backprop into h
         dc = dcnext + dcdhs[t] * dh                # backprop into c: from h_t, and from c_{t+1}
-        draws[t] = draw = dacts[t] * np.concatenate((dc, dc, dh, dc))   # into a_t: i, f, g from c_t, o from h_t
+        draws[t] = draw = dacts[t] * np.concatenate((dc, dc, dh, dc))   # into a_t: i, f, g via c_t, o via h_t
         dhnext = np.dot(draw, Whh)                 # np.dot(Whh.T, draw), as a row
-        dcnext = f[t] * dc                         # the shortcut of VI-A: to c_{t-1} times f, no weight matrix
+        dcnext = f[t] * dc                         # VI-A's shortcut: to c_{t-1} times f, no weight matrix
     xs = (inputs[:, None] == np.arange(len(by))).astype(dhs.dtype)   # row t: the listing's xs[t], one-hot
-    dbh = draws.sum(axis=0)                        # dbh += draw
-    dWxh = np.dot(draws.T, xs)                     # dWxh += np.dot(draw, xs[t].T)
+    dbh, dWxh = draws.sum(axis=0), np.dot(draws.T, xs)   # dbh += draw; dWxh += np.dot(draw, xs[t].T)
     dWhh = np.dot(draws.T, hprevs)                 # dWhh += np.dot(draw, hs[t-1].T) (hs[-1]: hprev)
     return loss, [dWxh, dWhh, dWhy, dbh, dby], np.array([hs[T - 1], cs[T - 1]])
 
@@ -133,17 +123,13 @@ def update(params, grads, mems):
         param += -learning_rate * dparam / np.sqrt(mem + 1e-8)   # eq. (32), eps in the root as the listing
 
 def sample(hc, seed_ix, n, params, rng, temperature=1.0, stop_ix=None, top_k=0):
-    """Up to n character indices after seed_ix (ending before stop_ix), and the state (h, c) after, from hc;
-    temperature 0: greedy."""
+    """Up to n character indices after seed_ix (not past stop_ix), and (h, c) after; temperature 0: greedy."""
     Wxh, Whh, Why, bh, by = params
-    xh = Wxh.T + bh                                # row ix: np.dot(Wxh, x) + bh for x = one_hot(ix)
     # Gumbel-max, argmax(y + T u) for u = -log(-log(r)), draws as the listing's np.random.choice: faster
     noise = -temperature * np.log(-np.log(rng.random((n, len(by))))) if temperature else np.zeros((n, 1))
     ixes, ix, (h, c) = [], seed_ix, hc
     for u in noise:
-        i, f, o, g = gates(xh[ix] + np.dot(Whh, h))
-        c = f * c + i * g                          # the cell state
-        h = o * np.tanh(c)                         # hidden state
+        h, c, _ = cell(Wxh[:, ix] + bh + np.dot(Whh, h), c)   # for eq. (26); Wxh[:, ix]: np.dot(Wxh, x)
         y = np.dot(Why, h) + by                    # eq. (27)
         if top_k:
             y[np.argsort(y)[:-top_k]] = -np.inf    # all but the top_k likeliest out of the draw
