@@ -70,7 +70,7 @@ def forward(inputs, targets, hprev, params):
     if inputs.ndim != 1 or targets.shape != inputs.shape or np.shape(hprev) not in (shape, shape + (1,)):
         raise ValueError(f'lossFun takes inputs, targets of T ints each and hprev of shape {shape} or '
                          f'{shape + (1,)}, not {inputs.shape}, {targets.shape} and {np.shape(hprev)}')
-    hs = np.empty((len(inputs) + 1, shape[0]), np.result_type(hprev, Whh))
+    hs = np.empty((len(inputs) + 1, shape[0]), np.asarray(hprev).dtype)
     hs[-1] = np.reshape(hprev, shape)              # the listing's hs[-1] = np.copy(hprev)
     xh, Whrz, Whg = Wxh.T[inputs] + bh, Whh[:2 * shape[0]], Whh[2 * shape[0]:]   # xh row t: Wxh x_t + bh
     for t in range(len(inputs)):

@@ -75,7 +75,7 @@ def forward(inputs, targets, hprev, params):
     if inputs.ndim != 1 or targets.shape != inputs.shape or np.shape(hprev) not in (shape, shape + (1,)):
         raise ValueError(f'lossFun takes inputs, targets of T ints each and hprev of shape {shape} or '
                          f'{shape + (1,)}, not {inputs.shape}, {targets.shape} and {np.shape(hprev)}')
-    hs, cs = hcs = np.empty((2, len(inputs) + 1, shape[1]), np.result_type(hprev, Whh))   # h_t, c_t: rows t
+    hs, cs = hcs = np.empty((2, len(inputs) + 1, shape[1]), np.asarray(hprev).dtype)   # h_t, c_t: rows t
     hcs[:, -1] = np.reshape(hprev, shape)          # the listing's hs[-1] = np.copy(hprev), and c's
     xh = Wxh.T[inputs] + bh                        # row t: np.dot(Wxh, xs[t]) + bh (one-hot x_t: a column)
     for t in range(len(inputs)):

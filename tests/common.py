@@ -14,7 +14,8 @@ import sys
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SCRIPTS = ['min_char_rnn.py', 'rnn3.py']
+SCRIPTS = ['min_char_rnn.py', 'rnn3.py', 'lstm.py', 'gru.py']
+GATED = {'lstm.py': 'oracle_lstm', 'gru.py': 'oracle_gru'}   # the cells of Section VI-A, their oracles
 sys.path.insert(0, ROOT)                         # the scripts import harness.py from beside them
 import harness  # noqa: E402
 
@@ -51,7 +52,7 @@ def random_model(script, num_layers, hidden_size, vocab_size, rng, scale=0.5):
     if num_layers > 1:
         m.num_layers = num_layers
     params = [p + rng.standard_normal(p.shape) * scale for p in script_params(m, vocab_size, rng)]
-    hprev = rng.uniform(-0.9, 0.9, (num_layers, hidden_size) if num_layers > 1 else hidden_size)
+    hprev = rng.uniform(-0.9, 0.9, m.zero_state().shape)   # the LSTM's: h and c
     return m, params, hprev
 
 
@@ -132,6 +133,8 @@ def oracle_update(params, grads, mems, learning_rate, clip=5):
 
 def oracle_for_script(script, inputs, targets, hprev, params):
     """The oracle on a script's params; results flattened into the script's own order."""
+    if script in GATED:
+        return globals()[GATED[script]](inputs, targets, np.asarray(hprev), *params)
     Wxh, Whh, bh, Why, by = split_layers(script, params)
     hprev = np.atleast_2d(hprev)
     col = lambda v: v.reshape(-1, 1)
@@ -238,11 +241,48 @@ def oracle_gru(inputs, targets, hprev, Wxh, Whh, Why, bh, by):
     return loss, [join(dWx), join(dWh), dWhy, join(db).ravel(), dby.ravel()], hs[len(inputs) - 1].ravel()
 
 
+
+def output_params(script, params):
+    """Why and by of a script's params: eq. (27)'s."""
+    return (params[-2], params[-1]) if script == 'rnn3.py' else (params[2], params[4])
+
+
+def output_h(script, state):
+    """The h that eq. (27) reads from a script's state: the top layer's (rnn3.py), h of (h, c) (lstm.py), h."""
+    state = np.asarray(state)
+    return state[0] if script == 'lstm.py' else state[-1] if state.ndim > 1 else state
+
+
+def zero_state_of(script, params):
+    """A script's zero state, from its params' shapes (Why is V x H)."""
+    H, L = params[-2 if script == 'rnn3.py' else 2].shape[1], (len(params) - 2) // 3
+    return np.zeros((L, H) if script == 'rnn3.py' else (2, H) if script == 'lstm.py' else H)
+
+
+def oracle_step(script, params, state, ix):
+    """The oracle's next state after character ix, and p of the character after it (eq. (28))."""
+    state = oracle_for_script(script, [ix], [0], state, params)[2]
+    Why, by = output_params(script, params)
+    y = Why.dot(output_h(script, state)) + by
+    return state, np.exp(y - y.max()) / np.exp(y - y.max()).sum()
+
+
+def greedy_oracle(script, params, prime_ix, n, h=None):
+    """Near-zero temperature sampling is argmax decoding: the oracle fed the prime, then its own argmax."""
+    h, out = zero_state_of(script, params) if h is None else h, []
+    for ix in prime_ix:
+        h, p = oracle_step(script, params, h, ix)
+    for _ in range(n):
+        out.append(int(np.argmax(p)))
+        h, p = oracle_step(script, params, h, out[-1])
+    return out
+
 # -----------------------------------------------------------------------------
 # small runs of the scripts
 
 TEXT = 'the quick brown fox jumps over the lazy dog; pack my box with five dozen liquor jugs.\n' * 30
-SMALL = {'min_char_rnn.py': ['--hidden_size=12'], 'rnn3.py': ['--hidden_size=10', '--num_layers=3']}
+SMALL = {'min_char_rnn.py': ['--hidden_size=12'], 'rnn3.py': ['--hidden_size=10', '--num_layers=3'],
+         'lstm.py': ['--hidden_size=8'], 'gru.py': ['--hidden_size=9']}
 
 
 def write_text(tmp_path, text=TEXT, name='input.txt'):
@@ -331,7 +371,7 @@ def assert_clean_error(r, *words):
     lines = r.stderr.strip().splitlines()
     assert r.returncode != 0
     assert lines and 'Traceback' not in r.stderr and sum('error' in line for line in lines) == 1, r.stderr
-    assert lines[-1].startswith(('min_char_rnn.py: error: ', 'rnn3.py: error: ')), lines[-1]
+    assert lines[-1].startswith(tuple(f'{s}: error: ' for s in SCRIPTS)), lines[-1]
     for word in words:
         assert word in lines[-1], lines[-1]
 

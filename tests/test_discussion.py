@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from common import ROOT, SCRIPTS, TEXT, ck_meta, load_tool, random_model, run_script, small_args, split_layers
+from common import ROOT, SCRIPTS, GATED, TEXT, ck_meta, load_tool, random_model, run_script, small_args, split_layers
 
 LAYERS = {'min_char_rnn.py': 1, 'rnn3.py': 3}
 
@@ -30,27 +30,53 @@ def loss_at_t(script, params, codes, t, s=None, l=None, delta=None):
     return -(y[codes[t + 1]] - np.log(np.exp(y).sum()))
 
 
+def gated_loss_at_t(script, params, codes, t, s=None, row=None, delta=None):
+    """J_t of lstm.py or gru.py, run step by step from a zero state with each gate's own equation; delta is added
+    to h_s (row 0) or to c_s (row 1: LSTM, and h_s recomputed from it, o_s tanh(c_s)) as soon as it is computed."""
+    Wxh, Whh, Why, bh, by = params
+    H, sig = Whh.shape[1], lambda x: 1 / (1 + np.exp(-x))
+    h, c = np.zeros(H), np.zeros(H)
+    for step in range(t + 1):
+        x = np.eye(len(by))[codes[step]]
+        if script == 'lstm.py':
+            a = Wxh.dot(x) + Whh.dot(h) + bh
+            i, f, o, g = sig(a[:H]), sig(a[H:2 * H]), sig(a[2 * H:3 * H]), np.tanh(a[3 * H:])
+            c = f * c + i * g + (delta if step == s and row == 1 else 0)
+            h = o * np.tanh(c)
+        else:
+            a = Wxh.dot(x) + bh
+            r, z = sig(a[:H] + Whh[:H].dot(h)), sig(a[H:2 * H] + Whh[H:2 * H].dot(h))
+            g = np.tanh(a[2 * H:] + Whh[2 * H:].dot(r * h))
+            h = z * h + (1 - z) * g
+        h = h + (delta if step == s and row == 0 else 0)
+    y = Why.dot(h) + by
+    return -(y[codes[t + 1]] - np.log(np.exp(y).sum()))
+
+
 @pytest.mark.parametrize('script', SCRIPTS)
 def test_gradient_k_steps_back_equals_finite_differences_for_every_layer(script):
+    """rnn3.py: every layer; lstm.py: h and the cell state c (a "layer" each); with finite differences."""
     rng = np.random.default_rng(3)
-    m, params, _ = random_model(script, LAYERS[script], 4, 5, rng, scale=0.8)
+    m, params, _ = random_model(script, LAYERS.get(script, 1), 4, 5, rng, scale=0.8)
     codes, ts, K, eps = rng.integers(0, 5, 40), np.array([12, 25, 38]), 9, 1e-6
     t_tool = load_tool('gradient_reach.py')
     got = list(t_tool.backward(m, params, codes, ts, K))
-    assert len(got) == K + 1 and all(len(g) == LAYERS[script] for g in got)
+    rows = LAYERS.get(script, 2 if script == 'lstm.py' else 1)
+    assert len(got) == K + 1 and all(len(g) == rows for g in got)
+    J = gated_loss_at_t if script in GATED else loss_at_t
     checked = 0
     for k in range(K + 1):
-        for layer in range(LAYERS[script]):
+        for layer in range(rows):
             for i, t in enumerate(ts):
-                want = [(loss_at_t(script, params, codes, t, t - k, layer, eps * e)
-                         - loss_at_t(script, params, codes, t, t - k, layer, -eps * e)) / (2 * eps)
+                want = [(J(script, params, codes, t, t - k, layer, eps * e)
+                         - J(script, params, codes, t, t - k, layer, -eps * e)) / (2 * eps)
                         for e in np.eye(4)]
                 np.testing.assert_allclose(got[k][layer][i], want, rtol=1e-5, atol=1e-9)
                 checked += np.abs(want).max() > 1e-4
-    assert checked > 0.8 * (K + 1) * LAYERS[script] * len(ts), 'most gradients are not negligible'
+    assert checked > 0.8 * (K + 1) * rows * len(ts), 'most gradients are not negligible'
     r = t_tool.reach(m, params, codes, ts, K)
-    assert r.shape == (K + 1, LAYERS[script])
-    assert np.allclose(r, [[np.linalg.norm(g[layer], axis=1).mean() for layer in range(LAYERS[script])] for g in got])
+    assert r.shape == (K + 1, rows)
+    assert np.allclose(r, [[np.linalg.norm(g[layer], axis=1).mean() for layer in range(rows)] for g in got])
 
 
 def test_positions_are_spread_over_the_text_after_a_warm_up_and_before_the_last_target():
@@ -87,7 +113,7 @@ def test_the_table_has_a_row_per_k_and_a_norm_and_ratio_per_layer(script, traine
     r = run_tool('gradient_reach.py', str(trained[script]), '--k=30', '--positions=100', '--chars=1000', cwd=trained[script].parent.parent)
     assert r.returncode == 0, r.stderr
     rows = [line.split() for line in r.stdout.splitlines()[2:]]
-    layers = 2 if script == 'rnn3.py' else 1
+    layers = 2 if script in ('rnn3.py', 'lstm.py') else 1   # rnn3.py here: 2 layers; lstm.py: h and c
     assert [int(row[0]) for row in rows] == list(range(31)) and all(len(row) == 1 + 2 * layers for row in rows)
     assert all(float(row[2]) == 1 for row in rows[:1])
     for row in rows:
@@ -133,7 +159,7 @@ def test_the_figure_is_written_when_matplotlib_is_installed(trained, tmp_path):
 def sizes(tmp_path_factory):
     """Two small models with a held-out tail: (checkpoint, the held-out loss the run printed last)."""
     out = {}
-    for script, hidden in (('min_char_rnn.py', 7), ('rnn3.py', 4)):
+    for script, hidden in (('min_char_rnn.py', 7), ('rnn3.py', 4), ('lstm.py', 3), ('gru.py', 5)):
         tmp = tmp_path_factory.mktemp(script[:-3])
         r = run_script(script, *small_args(script, tmp, '--max_iters=40', f'--hidden_size={hidden}', '--val_fraction=0.1',
                                            '--eval_every=20', *(['--num_layers=2'] * (script == 'rnn3.py'))))
@@ -146,9 +172,10 @@ def test_loss_vs_size_counts_the_weights_and_gives_the_last_held_out_loss(sizes,
     V = len(set(TEXT))
     r = run_tool('loss_vs_size.py', *(str(c) for c, _ in sizes.values()))
     rows = [line.split('|')[1:-1] for line in r.stdout.splitlines()[2:]]
-    assert r.returncode == 0 and len(rows) == 2, r.stderr
+    assert r.returncode == 0 and len(rows) == 4, r.stderr
     want = {'min_char_rnn.py': 7 * V + 7 * 7 + V * 7 + 7 + V,
-            'rnn3.py': 4 * V + 4 * 4 + 2 * 4 * 4 + 2 * 4 + V * 4 + V}       # Wxh, Wxh2, Whh, Whh2, bh, bh2, Why, by
+            'rnn3.py': 4 * V + 4 * 4 + 2 * 4 * 4 + 2 * 4 + V * 4 + V,       # Wxh, Wxh2, Whh, Whh2, bh, bh2, Why, by
+            'lstm.py': 4 * 3 * (V + 3 + 1) + V * 3 + V, 'gru.py': 3 * 5 * (V + 5 + 1) + V * 5 + V}   # a block a gate
     for row in rows:
         script = row[0].strip()
         assert int(row[2].replace(',', '')) == want[script] and int(row[3].replace(',', '')) == 40

@@ -11,11 +11,12 @@ import sys
 import numpy as np
 import pytest
 
-from common import (ROOT, SCRIPTS, harness, TEXT, load_tool, oracle_lossFun, random_model, run_script, small_args,
-                    split_layers)
+from common import (ROOT, SCRIPTS, harness, TEXT, load_tool, oracle_step, random_model, run_script, small_args,
+                    zero_state_of)
 
 TOOL = os.path.join(ROOT, 'tools', 'inspect_text.py')
-SIZES = {'min_char_rnn.py': ['--hidden_size=6'], 'rnn3.py': ['--hidden_size=5', '--num_layers=2']}
+SIZES = {'min_char_rnn.py': ['--hidden_size=6'], 'rnn3.py': ['--hidden_size=5', '--num_layers=2'],
+         'lstm.py': ['--hidden_size=5'], 'gru.py': ['--hidden_size=6']}
 SPEECH = 'First Citizen:\nbefore we proceed\nany further.\n\nAll:\nspeak, speak.\n'
 
 
@@ -37,14 +38,10 @@ def trained(tmp_path_factory):
 def oracle_reading(script, params, chars, text):
     """The oracle fed the text a character at a time from a zero state: each step's states (layers, units) and
     p_t, the distribution of the next character."""
-    Wxh, Whh, bh, Why, by = split_layers(script, params)
-    h = np.zeros((len(Whh), Whh[0].shape[0]))
+    h = zero_state_of(script, params)
     for ch in text:
-        *_, last = oracle_lossFun([chars.index(ch)], [0], h, Wxh, Whh, [b.reshape(-1, 1) for b in bh], Why,
-                                  by.reshape(-1, 1))
-        h = np.array([x.ravel() for x in last])
-        y = Why.dot(h[-1]) + by
-        yield h, np.exp(y - y.max()) / np.exp(y - y.max()).sum()
+        h, p = oracle_step(script, params, h, chars.index(ch))
+        yield np.atleast_2d(h), p
 
 
 @pytest.mark.parametrize('script', SCRIPTS)
@@ -130,7 +127,7 @@ def page_units(page):
 @pytest.mark.parametrize('script', SCRIPTS)
 def test_the_page_is_one_file_with_every_character_and_the_units_it_offers(script, trained, tmp_path):
     """Every unit of the chosen layer (the top one by default) and those the table lists, to 1/14."""
-    L = 1 if script == 'min_char_rnn.py' else 2
+    L = 1 if script in ('min_char_rnn.py', 'gru.py') else 2   # rnn3.py: 2 layers; lstm.py: h and c
     for layer in range(1, L + 1):
         out = tmp_path / f'page{layer}.html'
         r = subprocess.run([sys.executable, TOOL, str(trained[script]), '--chars=120', f'--layer={layer}',
@@ -145,9 +142,13 @@ def test_the_page_is_one_file_with_every_character_and_the_units_it_offers(scrip
         units, H = page_units(page), acts.shape[2]
         listed = set(re.findall(r'data-unit="(\d+:\d+)"', page))
         assert set(units) == {f'{layer}:{u}' for u in range(H)} | listed and len(listed) > 3
-        for name, got in units.items():
+        for name, got in units.items():              # a layer past [-1, 1] (the LSTM's c) over its largest |value|
             l, u = map(int, name.split(':'))
-            assert np.abs(got - acts[l - 1, :, u]).max() <= 1 / 14 + 1e-9, name
+            scale = max(1, np.abs(acts[l - 1]).max())
+            assert np.abs(got * scale - acts[l - 1, :, u]).max() <= scale / 14 + 1e-9, name
+        shown = json.loads(re.search(r'SCALE = (\[[^]]*\])', page).group(1))
+        assert np.allclose(shown, np.maximum(1, np.abs(acts).max(axis=(1, 2))), atol=1e-3)
+        assert (max(shown) > 1) == (script == 'lstm.py'), 'only the cell state goes past [-1, 1]'
 
 
 def test_the_page_grows_with_what_it_offers_not_with_every_unit(tmp_path):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from common import (SCRIPTS, assert_clean_error, load_script, oracle_for_script, run_in_process, run_main,
-                    saved_params, small_args, split_layers)
+                    saved_params, small_args, oracle_step, zero_state_of)
 
 
 @pytest.fixture(scope='module')
@@ -24,14 +24,10 @@ def logits_after(script, params, chars, text, primed):
     """The oracle's y_t after reading text from a zero state (eq. (26)-(27), one-hot per step): text starts with
     the prime, or (primed False) after a newline, as sampling starts."""
     ixes = [chars.index('\n')] * (not primed) + [chars.index(ch) for ch in text]
-    Wxh, Whh, bh, Why, by = split_layers(script, params)
-    zero = np.zeros((len(Whh), len(bh[0])) if script == 'rnn3.py' else len(bh[0]))
-    h = oracle_for_script(script, ixes[:-1], ixes[1:], zero, params)[2] if len(ixes) > 1 else zero
-    h = np.atleast_2d(h)
-    for l in range(len(Whh)):                    # one more step, on the last character read
-        below = np.eye(Wxh[0].shape[1])[ixes[-1]] if l == 0 else h[l - 1]
-        h[l] = np.tanh(Wxh[l] @ below + Whh[l] @ h[l] + bh[l])
-    return Why @ h[-1] + by
+    h, p = zero_state_of(script, params), None
+    for ix in ixes:
+        h, p = oracle_step(script, params, h, ix)
+    return np.log(p)
 
 
 def model_of(script, path):

@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 
 from common import (ROOT, harness, SCRIPTS, TEXT, assert_clean_error, ck_meta, edited_script, load_script, run_main, loss_lines, run_path, run_script,
-                    script_params, small_args, start_script, write_text)
+                    script_params, small_args, start_script, write_text, SMALL)
 
-SMALL_TOP = {'min_char_rnn.py': {'hidden_size': 12}, 'rnn3.py': {'hidden_size': 10, 'num_layers': 2}}
+SMALL_TOP = {'min_char_rnn.py': {'hidden_size': 12}, 'rnn3.py': {'hidden_size': 10, 'num_layers': 2},
+             'lstm.py': {'hidden_size': 8}, 'gru.py': {'hidden_size': 9}}
 
 
 def user_args(tmp_path, *extra):
@@ -24,9 +25,11 @@ def user_args(tmp_path, *extra):
     return [f'--input_file={write_text(tmp_path)}', f'--checkpoint_path={tmp_path / "out" / "ck.npz"}', *extra]
 
 
-def whh_shape(path):
+def whh_shape(path, script):
+    """Whh's shape, a gated cell's per gate (it stacks a block of H rows for each)."""
     with np.load(path, allow_pickle=False) as ck:
-        return ck['Whh'].shape
+        rows, cols = ck['Whh'].shape
+    return rows // {'lstm.py': 4, 'gru.py': 3}.get(script, 1), cols
 
 
 def digest(path):
@@ -45,7 +48,7 @@ def test_rerun_after_an_edit_keeps_every_earlier_run_and_trains_the_new_shape_fr
         assert r.returncode == 0, r.stderr
         assert loss_lines(r.stdout)[0][0] == 0 and 'earlier run kept as' in r.stderr
         record, files = ck_meta(out / 'ck.npz'), sorted(os.listdir(out))
-        assert record['n'] == 20 + rerun and whh_shape(out / 'ck.npz') == (hidden, hidden)
+        assert record['n'] == 20 + rerun and whh_shape(out / 'ck.npz', script) == (hidden, hidden)
         assert record['config']['hidden_size'] == hidden
         assert len(files) == 2 * (rerun + 2), files                 # every run's checkpoint and log
         moved = [f for f in files if f not in ('ck.npz', 'ck.csv')]
@@ -122,7 +125,7 @@ def test_resume_after_an_edit_continues_the_run_as_it_was_and_names_what_it_adop
     assert 'max_iters' not in note                              # given on the command line
     m = ck_meta(tmp_path / 'b' / 'out' / 'ck.npz')
     assert m['config']['learning_rate'] == 0.05 and m['config']['dtype'] == 'float64'
-    assert whh_shape(tmp_path / 'b' / 'out' / 'ck.npz') == (hidden, hidden)
+    assert whh_shape(tmp_path / 'b' / 'out' / 'ck.npz', script) == (hidden, hidden)
 
 
 @pytest.mark.parametrize('script', SCRIPTS)
@@ -364,8 +367,9 @@ def test_what_runs_and_its_progress_go_to_stderr_and_stdout_stays_the_papers_tra
     err = r.stderr.splitlines()
     assert err[0] == f'{script}: data has {n_chars} characters, {vocab} unique.'
     m = load_script(script)
-    H, L, V = (12, 1, vocab) if script == 'min_char_rnn.py' else (10, 3, vocab)
-    size = (H + 1) * (H + V) + H * V if L == 1 else H * V + (2 * L - 1) * H * H + L * H + V * H + V
+    H, L, V = int(SMALL[script][0].split('=')[1]), 3 if script == 'rnn3.py' else 1, vocab
+    gates = {'lstm.py': 4, 'gru.py': 3}.get(script, 1)       # blocks of H rows in Wxh, Whh, bh
+    size = gates * H * (V + H + 1) + V * (H + 1) if L == 1 else H * V + (2 * L - 1) * H * H + L * H + V * H + V
     assert f'{size:,} parameters' in err[1] and 'learning_rate=0.05' in err[1] and m.learning_rate == 0.01
     progress = [line for line in err if re.search(r'iter (100|200)/250: loss [\d.]+ nats/char, \d+ it/s, .* left$', line)]
     assert len(progress) == 2
@@ -381,7 +385,7 @@ def test_large_logits_give_a_finite_loss_equal_to_a_float64_reference():
         for p in params:
             p[...] = 0
         params[-1][:] = [1200.0, 0.0, -700.0, 1199.0, 3.0]      # by: with zero weights y_t = by at every t
-        h = np.zeros((2, 4) if script == 'rnn3.py' else 4, np.float32)
+        h = m.zero_state()
         targets = np.array([2, 1, 0, 4, 3])
         loss = m.forward(np.zeros(5, int), targets, h, params)[0]
         by = [1200.0, 0.0, -700.0, 1199.0, 3.0]

@@ -31,7 +31,7 @@ def test_sample_gives_n_vocabulary_indices_the_same_for_the_same_seed(script):
     m = load_script(script)
     m.hidden_size, m.num_layers = 8, 2
     params = script_params(m, 11, np.random.default_rng(0))
-    h = np.zeros((2, 8) if script == 'rnn3.py' else 8, np.float32)
+    h = m.zero_state()
     a, h_after = m.sample(h, 3, 300, params, np.random.default_rng(5))
     b, _ = m.sample(h, 3, 300, params, np.random.default_rng(5))
     c, _ = m.sample(h, 3, 300, params, np.random.default_rng(6))
@@ -47,7 +47,7 @@ def test_sample_frequencies_follow_softmax_of_logits_over_temperature(script, te
     m.hidden_size, m.num_layers, m.dtype = 4, 2, 'float64'
     params = [p * 0 for p in script_params(m, 3, np.random.default_rng(0))]
     params[-1][:] = np.log([0.2, 0.3, 0.5])        # by: with zero weights p = softmax(by / T)
-    h = np.zeros((2, 4) if script == 'rnn3.py' else 4)
+    h = m.zero_state()
     ixes, _ = m.sample(h, 0, 100000, params, np.random.default_rng(1), temperature)
     want = np.exp(params[-1] / temperature) / np.exp(params[-1] / temperature).sum()
     np.testing.assert_allclose(np.bincount(ixes, minlength=3) / 100000, want, atol=0.006)
@@ -67,13 +67,17 @@ def test_a_run_prints_loss_lines_and_samples_in_the_papers_format(script, tmp_pa
 
 @pytest.mark.parametrize('script', SCRIPTS)
 def test_weights_start_as_randn_times_0_01_and_biases_at_zero(script):
-    """The paper's listing: np.random.randn(...) * 0.01 for Wxh, Whh, Why; zeros for bh, by."""
+    """The paper's listing: np.random.randn(...) * 0.01 for Wxh, Whh, Why; zeros for bh, by (lstm.py: but the
+    forget gate's block of bh, which starts at forget_bias)."""
     m = load_script(script)
-    m.hidden_size, m.num_layers = 80, 3
+    m.hidden_size, m.num_layers, m.forget_bias = 80, 3, 1.5
     params = script_params(m, 65, np.random.default_rng(0))
     weights = [p for p in params if p.ndim == 2]
     biases = [p for p in params if p.ndim == 1]
-    assert (len(weights), len(biases)) == ((3, 2) if script == 'min_char_rnn.py' else (7, 4))
+    assert (len(weights), len(biases)) == ((7, 4) if script == 'rnn3.py' else (3, 2))
     for W in weights:
         assert abs(W.mean()) < 0.001 and 0.0095 < W.std() < 0.0105, (W.shape, W.std())
+    if script == 'lstm.py':                      # blocks i, f, o, g of 80 rows
+        assert np.all(biases[0][80:160] == 1.5) and not biases[0][:80].any() and not biases[0][160:].any()
+        biases = biases[1:]
     assert all(not b.any() for b in biases)

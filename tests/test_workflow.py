@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from common import (ROOT, SCRIPTS, TEXT, harness, load_script, loss_lines, run_main, run_script, saved_params, small_args,
-                    without_elapsed)
+                    without_elapsed, SMALL)
 
 EXTRA = ['--print_every=50', '--sample_length=40', '--val_fraction=0.1', '--eval_every=100']
 
@@ -43,7 +43,7 @@ def test_checkpoint_is_plain_arrays_with_everything_a_resume_needs(script, tmp_p
     weights = {'Wxh', 'Whh', 'Why', 'bh', 'by'} | ({'Wxh2', 'Wxh3', 'Whh2', 'Whh3', 'bh2', 'bh3'} if script == 'rnn3.py' else set())
     assert names == weights | {'m' + k for k in weights} | {'hprev', 'meta', 'log'}
     assert meta['script'] == script and meta['n'] == 30 and meta['p'] == 30 * 25
-    assert meta['chars'] == sorted(set(TEXT)) and meta['config']['hidden_size'] == (12 if script == 'min_char_rnn.py' else 10)
+    assert meta['chars'] == sorted(set(TEXT)) and meta['config']['hidden_size'] == int(SMALL[script][0].split('=')[1])
     assert math.isfinite(meta['smooth_loss']) and meta['rng']['bit_generator'] == 'PCG64'
     assert not any(f.endswith('.tmp') for f in os.listdir(tmp_path / 'out'))
 
@@ -108,7 +108,7 @@ def test_low_temperature_generates_likelier_text_than_high(script, names_model):
         run_main(m, names_model[script] + ['--generate=1'])          # sets the model's settings, as sampling does
         params, meta = saved_params(m, [a for a in names_model[script] if a.startswith('--checkpoint_path=')][0][18:])
         ix = np.array([meta['chars'].index(ch) for ch in r.stdout[:-1]])
-        h = np.zeros((m.num_layers, m.hidden_size) if script == 'rnn3.py' else m.hidden_size, np.float32)
+        h = m.zero_state()
         return m.forward(ix[:-1], ix[1:], h, params)[0] / (len(ix) - 1)
     assert per_char_loss(0.3) < per_char_loss(1.5)
 

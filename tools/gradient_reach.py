@@ -1,17 +1,19 @@
 """How far back in time a trained model's gradient reaches: for k = 0..K, the mean norm of dJ_t/dh_{t-k},
 the gradient of the loss at one step t (eq. (29)) with respect to the hidden state k steps earlier (per
-layer for rnn3.py), over a few hundred positions t of the model's text. Truncated BPTT (seq_length = 25)
-never carries a gradient further back than 24 steps; K past it shows what the truncation cuts off.
+layer for rnn3.py; for lstm.py also dJ_t/dc_(t-k), through the cell state c), over a few hundred positions t
+of the model's text. Truncated BPTT (seq_length = 25) never carries a gradient further back than 24 steps; K
+past it shows what the truncation cuts off. For lstm.py, dJ_t/dh_(t-k) holds c_(t-k), and dJ_t/dc_(t-k) goes
+both through c_(t-k+1) and through h_(t-k) = o tanh(c_(t-k)): lossFun's dh and dc.
 
 usage: python tools/gradient_reach.py CHECKPOINT [CHECKPOINT ...] [--k=50] [--positions=300]
                                       [--chars=5000] [--text=FILE] [--out=reach.png]
 
-Each CHECKPOINT is one of min_char_rnn.py's or rnn3.py's (not a per_line model: those start every line
-from a zero state). The text is --text, or else the checkpoint's input file: its held-out tail if the run
-held one out, or its beginning; the script's own forward pass (eq. (26)-(28)) reads its first --chars characters from a
-zero state, and t takes --positions values evenly spread over those at least K + 50 steps in. The table
-gives, per layer, the mean norm and its ratio to the mean norm at k = 0. --out also draws the ratios
-(needs matplotlib: python -m pip install matplotlib).
+Each CHECKPOINT is one of the scripts' (min_char_rnn.py, rnn3.py, lstm.py, gru.py; not a per_line model:
+those start every line from a zero state). The text is --text, or else the checkpoint's input file: its
+held-out tail if the run held one out, or its beginning; the script's own forward pass (eq. (26)-(28)) reads
+its first --chars characters from a zero state, and t takes --positions values evenly spread over those at
+least K + 50 steps in. The table gives, per layer, the mean norm and its ratio to the mean norm at k = 0.
+--out also draws the ratios (needs matplotlib: python -m pip install matplotlib).
 """
 import sys
 
@@ -24,16 +26,16 @@ WARM_UP = 50                                     # steps from the zero state bef
 
 def backward(m, params, codes, ts, K):
     """For k = 0..K, yield the list over layers (bottom first) of dJ_t/dh^l_{t-k}, one row per t in ts: the
-    total derivative, through layer l at t-k+1 and the layers above at t-k."""
+    total derivative, through layer l at t-k+1 and the layers above at t-k. A gated cell: its own backward."""
+    gates = m.shapes(len(params[-1]))['Whh'][0] // m.hidden_size   # blocks of H rows: 4 LSTM, 3 GRU, 1 tanh
+    if gates > 1:
+        yield from (backward_lstm if gates == 4 else backward_gru)(m, params, codes, ts, K)
+        return
     Wxh, Whh, Why = split(m, params)
-    hs, dy = [m.zero_state().reshape(len(Whh), 1, -1)], []   # hs[l, s + 1] = h^l_s, whatever the script
-    for a, h, ps in forward_pieces(m, params, codes[:-1]):
-        hs.append(h)
-        dy.append(ps[ts[(ts >= a) & (ts < a + len(ps))] - a])   # p_t at the positions only
-    hs, dy = np.concatenate(hs, axis=1), np.concatenate(dy)
-    dy[np.arange(len(ts)), codes[ts + 1]] -= 1   # dJ_t/dy_t = p_t - one_hot(target_t)
+    hs, dy = states(m, params, codes, ts)
+    dy = dy.dot(Why)                             # dJ_t/dh^L_t = Why^T dy_t
     g = [np.zeros((len(ts), hs.shape[2])) for _ in Whh]
-    g[-1] = dy.dot(Why)                          # dJ_t/dh^L_t = Why^T dy_t
+    g[-1] = dy
     for k in range(K + 1):
         dhraw = [None] * len(Whh)
         for l in reversed(range(len(Whh))):      # g[l] is whole for step t-k: from t-k+1 and from above
@@ -42,6 +44,53 @@ def backward(m, params, codes, ts, K):
                 g[l - 1] += dhraw[l].dot(Wxh[l])  # into the layer below, same step
         yield [x.copy() for x in g]
         g = [d.dot(W) for d, W in zip(dhraw, Whh)]   # to step t-k-1
+
+
+def states(m, params, codes, ts):
+    """The script's states over codes from a zero state, as [row, s + 1] (row: a layer, or h and c), and
+    dJ_t/dy_t = p_t - one_hot(target_t) at the positions ts."""
+    hs, dy = [m.zero_state().reshape(-1, 1, m.hidden_size)], []
+    for a, h, ps in forward_pieces(m, params, codes[:-1]):
+        hs.append(h)
+        dy.append(ps[ts[(ts >= a) & (ts < a + len(ps))] - a])   # p_t at the positions only
+    dy = np.concatenate(dy)
+    dy[np.arange(len(ts)), codes[ts + 1]] -= 1
+    return np.concatenate(hs, axis=1), dy
+
+
+def backward_lstm(m, params, codes, ts, K):
+    """lstm.py: for k = 0..K, [dJ_t/dh_{t-k}, dJ_t/dc_{t-k}], the second through c_{t-k+1} and through
+    h_{t-k} = o tanh(c_{t-k}) both (lossFun's dc); the first with c_{t-k} held (lossFun's dh)."""
+    Wxh, Whh, Why, bh, by = params
+    (hs, cs), dy = states(m, params, codes, ts)  # hs[s + 1] = h_s, hs[0] = h_{-1} = 0; cs alike
+    i, f, o, g = m.cell(Wxh.T[codes[:-1]] + bh + hs[:-1].dot(Whh.T), cs[:-1])[2]   # row s: step s's gates
+    dcdh = o * (1 - np.tanh(cs[1:]) ** 2)        # row s: dh_s/dc_s
+    dh = dy.dot(Why)
+    dc = dh * dcdh[ts]
+    for k in range(K + 1):
+        yield [dh.copy(), dc.copy()]
+        s = ts - k
+        draw = np.concatenate((dc * g[s] * i[s] * (1 - i[s]), dc * cs[s] * f[s] * (1 - f[s]),
+                               dh * np.tanh(cs[s + 1]) * o[s] * (1 - o[s]), dc * i[s] * (1 - g[s] ** 2)), axis=1)
+        dh = draw.dot(Whh)                       # to h_{s-1}, through step s's gates
+        dc = dc * f[s] + dh * dcdh[s - 1]        # to c_{s-1}: the shortcut, and through h_{s-1}
+
+
+def backward_gru(m, params, codes, ts, K):
+    """gru.py: for k = 0..K, [dJ_t/dh_{t-k}]."""
+    Wxh, Whh, Why, bh, by = params
+    H = Whh.shape[1]
+    (hs,), dy = states(m, params, codes, ts)
+    xh, hprev = Wxh.T[codes[:-1]] + bh, hs[:-1]  # row s: Wxh x_s + bh, h_{s-1}
+    r, z = np.split(m.sigmoid(xh[:, :2 * H] + hprev.dot(Whh[:2 * H].T)), 2, axis=1)
+    g = np.tanh(xh[:, 2 * H:] + (r * hprev).dot(Whh[2 * H:].T))
+    dh = dy.dot(Why)
+    for k in range(K + 1):
+        yield [dh.copy()]
+        s = ts - k
+        drh = (dh * (1 - z[s]) * (1 - g[s] ** 2)).dot(Whh[2 * H:])   # into r * h_{s-1}, through g
+        drz = np.concatenate((drh * hprev[s] * r[s] * (1 - r[s]), dh * (hprev[s] - g[s]) * z[s] * (1 - z[s])), 1)
+        dh = dh * z[s] + drh * r[s] + drz.dot(Whh[:2 * H])   # to h_{s-1}: the shortcut z, through r and g
 
 
 def split(m, params):
@@ -95,15 +144,16 @@ def main(argv):
         codes = np.array([ix[ch] for ch in text])
         ts = positions(len(codes), K, count)
         r = reach(m, params, codes, ts, K)
-        L = r.shape[1]
-        label = f"{run.script} ({L} x {m.hidden_size}), iteration {run.n:,}"
+        L, lstm = r.shape[1], m.shapes(len(vocab))['Whh'][0] == 4 * m.hidden_size
+        names = ['h', 'c'] if lstm else [f'layer {l + 1}' for l in range(L)]   # lstm.py: h, and the cell state
+        label = f"{run.script} ({1 if lstm else L} x {m.hidden_size}), iteration {run.n:,}"
         print(f'{path}: {label}; {len(ts)} positions in the first {len(codes):,} characters of '
               + (opts['text'] if 'text' in opts else run.config['input_file']
                  + (' (held-out tail)' if run.config.get('val_fraction') else '')))
-        print('   k' + ''.join(f'   layer {l + 1}: norm     ratio' for l in range(L)))
+        print('   k' + ''.join(f'{name:>11}: norm     ratio' for name in names))
         for k in range(K + 1):
             print(f'{k:4d}' + ''.join(f'{r[k, l]:20.4g}{r[k, l] / r[0, l]:10.3g}' for l in range(L)))
-        curves += [(f'{label}, layer {l + 1}' if L > 1 else label, r[:, l] / r[0, l]) for l in range(L)]
+        curves += [(f'{label}, {names[l]}' if L > 1 else label, r[:, l] / r[0, l]) for l in range(L)]
     if out:
         draw(out, curves, m.seq_length)
 

@@ -3,15 +3,16 @@ the probability the model gave it (hover: its top five predictions) and, on choi
 
 usage: python tools/inspect_text.py CHECKPOINT [TEXT_FILE] [--chars=N] [--layer=L] [--out=page.html]
 
-CHECKPOINT is one of min_char_rnn.py's or rnn3.py's. The text is TEXT_FILE, or else the checkpoint's
+CHECKPOINT is one of the scripts' (min_char_rnn.py, rnn3.py, lstm.py, gru.py). The text is TEXT_FILE, or else the checkpoint's
 input file: its held-out tail if the run held one out, or its beginning. The script's own forward pass
 (eq. (26)-(28)) reads its first --chars characters (1,000 or all, if fewer) from a zero state. The page lists, for a few simple
 properties of the text (being inside a speech, i.e. a line after a speaker's "Name:" line and before
 the next empty line; the position in the line; coming right after a newline), the hidden units whose
 activation follows it best, by the absolute correlation over the text; a click on one recolours the
 text by it, as does the menu, which offers those units and every unit of layer --layer (the top one by
-default); the address (#p, or #layer:unit) follows the choice, and the page follows the address. A click on
-a character shows what hovering shows. The page needs no network and no other file.
+default; lstm.py's state has two: layer 1 is h, the default, layer 2 the cell state c); the address (#p, or
+#layer:unit) follows the choice, and the page follows the address. A click on a character shows what
+hovering shows. The page needs no network and no other file.
 
 Its size grows with the text and the units it offers: each unit takes half a byte a character (4/3 of that
 in base64), and each character about 100 bytes more (its probability and top five): 3 x 512 (512 + 9 units)
@@ -27,6 +28,7 @@ import numpy as np
 from cli import fail, forward_pieces, harness, parse, read_text
 
 MAX_CHARS = 20000
+ROWS = {'lstm.py': ['Layer 1 (h)', 'Layer 2 (c, the cell state)']}   # the LSTM's state: its rows, h and c
 
 
 def inspect(m, params, chars, text):
@@ -93,7 +95,7 @@ tr.unit:hover { background: #eef; } #legend, #info { color: #333; } #info { font
 <p id="info">Hover or click a character: the probability the model gave it, and its top five guesses.</p>
 <pre id="text">%(spans)s</pre>
 <script>
-const P = %(probs)s, U = %(units)s, N = %(n)d, raw = atob("%(acts)s");
+const P = %(probs)s, U = %(units)s, N = %(n)d, NAMES = %(names)s, SCALE = %(scale)s, raw = atob("%(acts)s");
 const spans = document.getElementById('text').children, legend = document.getElementById('legend');
 function act(k, i) {               // unit k's activation at character i, from 4 bits: -7..7 over 7
   const b = raw.charCodeAt((k * N + i) >> 1);
@@ -109,7 +111,8 @@ function colour(mode) {
   }
   legend.textContent = mode === 'p' ?
     'Shade: how surprised the model was (red: it gave the character a low probability).' :
-    'Layer ' + mode.split(':')[0] + ', unit ' + mode.split(':')[1] + ': orange above zero, blue below.';
+    NAMES[mode.split(':')[0] - 1] + ', unit ' + mode.split(':')[1] + ': orange above zero, blue below' +
+    (SCALE[mode.split(':')[0] - 1] > 1 ? ' (full colour: ' + SCALE[mode.split(':')[0] - 1] + ' or more).' : '.');
   document.getElementById('mode').value = mode; document.body.dataset.mode = mode;
 }
 function follow() {                // the address: #p, or one of the units on this page
@@ -130,9 +133,9 @@ follow();
 """
 
 
-def page(title, text, probs, top, acts, best, layer):
+def page(title, text, probs, top, acts, best, layer, names):
     """The self-contained page: the activations of the units it lists and of every unit of one layer (counted
-    from 1), each as 4 bits a character (-7..7 over 7), base64."""
+    from 1; names: what each layer is called), each as 4 bits a character (-7..7 over 7), base64."""
     L, n, H = acts.shape
     spans = []
     for ch, p, t in zip(text, probs, top):
@@ -142,15 +145,18 @@ def page(title, text, probs, top, acts, best, layer):
     shown = list(dict.fromkeys([(l, u) for units in best.values() for l, u, _ in units]
                                + [(layer - 1, u) for u in range(H)]))
     ls, us = zip(*shown)
-    q = (np.clip(np.round(acts[list(ls), :, list(us)] * 7), -7, 7) + 8).astype(np.uint8).ravel()   # unit-major
+    scale = np.maximum(1, np.abs(acts).max(axis=(1, 2)))   # 1, but a layer reaching past [-1, 1] (c): its max
+    q = (np.clip(np.round(acts[list(ls), :, list(us)] / scale[list(ls), None] * 7), -7, 7) + 8)
+    q = q.astype(np.uint8).ravel()               # unit-major
     q = np.append(q, 8) if q.size % 2 else q
-    options = ''.join(f'<option value="{l + 1}:{u}">layer {l + 1}, unit {u}</option>' for l, u in shown)
+    options = ''.join(f'<option value="{l + 1}:{u}">{names[l].lower()}, unit {u}</option>' for l, u in shown)
     rows = ''.join(f'<tr class="unit" data-unit="{l + 1}:{u}"><td>{html.escape(name)}</td><td>{l + 1}</td>'
                    f'<td>{u}</td><td>{r:+.3f}</td></tr>' for name, units in best.items() for l, u, r in units)
     return PAGE % dict(title=html.escape(title), options=options, rows=rows, spans=''.join(spans), n=n,
                        probs=json.dumps([None if p is None else round(p, 4) for p in probs]),
                        units=json.dumps({f'{l + 1}:{u}': k for k, (l, u) in enumerate(shown)}),
-                       example=f'{layer}:0', which=f'units 0 to {H - 1} of layer {layer}, and those in the table',
+                       example=f'{layer}:0', names=json.dumps(names), scale=json.dumps(scale.round(3).tolist()),
+                       which=f'units 0 to {H - 1} of {names[layer - 1].lower()}, and those in the table',
                        acts=base64.b64encode((q[0::2] << 4 | q[1::2]).astype(np.uint8).tobytes()).decode())
 
 
@@ -165,9 +171,10 @@ def main(argv):
     except ValueError:
         fail(f"--chars must be a whole number from 2 to {MAX_CHARS}, got {opts['chars']!r}")
     m, run = harness.load_model(files[0])
-    L = getattr(m, 'num_layers', 1)
+    L = len(np.atleast_2d(m.zero_state()))      # rnn3.py: its layers; lstm.py: h and the cell state c
+    names = ROWS.get(run.script, [f'Layer {l + 1}' for l in range(L)])
     try:
-        layer = int(opts.get('layer', L))
+        layer = int(opts.get('layer', 1 if run.script in ROWS else L))
         if not (1 <= layer <= L):
             raise ValueError('out of range')
     except ValueError:
@@ -180,12 +187,12 @@ def main(argv):
              f"on {len(text):,} characters")
     try:
         with open(out, 'w', encoding='utf-8') as f:
-            f.write(page(title, text, probs, top, acts, best, layer))
+            f.write(page(title, text, probs, top, acts, best, layer, names))
     except OSError as e:
         fail(f'cannot write {out}: {e.strerror}')
     print(f'{out}: {title}; mean loss {-np.mean(np.log([p for p in probs[1:]])):.4f} nats/char')
     for name, units in best.items():
-        print(f'  {name}: ' + ', '.join(f'layer {l + 1} unit {u} (r = {r:+.3f})' for l, u, r in units))
+        print(f'  {name}: ' + ', '.join(f'{names[l].lower()} unit {u} (r = {r:+.3f})' for l, u, r in units))
 
 
 if __name__ == '__main__':

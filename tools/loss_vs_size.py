@@ -14,6 +14,10 @@ import numpy as np
 
 from cli import fail, figure_name, parse, pyplot, save
 
+SCRIPTS = ('min_char_rnn.py', 'rnn3.py', 'lstm.py', 'gru.py')   # and how each is drawn
+STYLE = {'min_char_rnn.py': ('o-', 'tab:blue'), 'rnn3.py': ('s', 'tab:red'), 'lstm.py': ('^-', 'tab:green'),
+         'gru.py': ('v-', 'tab:purple')}
+
 def row(path):
     """What the table says of one checkpoint."""
     try:
@@ -21,12 +25,12 @@ def row(path):
             meta = json.loads(str(ck['meta']))
             size = sum(ck[k].size for k in ck.files if 'm' + k in ck.files)   # the weights: those with an Adagrad memory
         config, chars_per_seq = meta['config'], meta['config']['seq_length']
-        if not (meta['script'] in ('min_char_rnn.py', 'rnn3.py') and size > 0):
+        if not (meta['script'] in SCRIPTS and size > 0):
             raise ValueError('not a checkpoint of the scripts')
     except FileNotFoundError:
         fail(f'no checkpoint at {path}')
     except Exception as e:                      # anything unreadable: not a checkpoint of the scripts
-        fail(f'{path} is not a checkpoint of min_char_rnn.py or rnn3.py ({type(e).__name__}: {e})')
+        fail(f'{path} is not a checkpoint of {", ".join(SCRIPTS)} ({type(e).__name__}: {e})')
     if meta.get('val_loss') is None:
         fail(f'{path} has no held-out loss: train with --val_fraction > 0')
     if config.get('per_line'):
@@ -55,7 +59,7 @@ def main(argv):
 def draw(out, rows):
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=100)
-    for script, marker, colour in (('min_char_rnn.py', 'o-', 'tab:blue'), ('rnn3.py', 's', 'tab:red')):
+    for script, (marker, colour) in STYLE.items():
         rs = [r for r in rows if r['script'] == script]
         if rs:
             ax.semilogx([r['size'] for r in rs], [r['val'] for r in rs], marker, color=colour, label=f'{script}: held-out')
