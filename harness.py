@@ -248,14 +248,13 @@ def load_checkpoint(run, path):
 
 def restore(run):
     """Weights, Adagrad's memory, hprev and log rows from the checkpoint, each read once its header fits."""
-    m, V, path = run.m, len(run.chars), run.m.checkpoint_path
+    m, V, path, log = run.m, len(run.chars), run.m.checkpoint_path, None   # log: none in an old checkpoint
     want = dict(m.shapes(V), **{'m' + k: s for k, s in m.shapes(V).items()}, hprev=m.zero_state().shape)
     fits_memory(m, V)
     try:
         with zipfile.ZipFile(path) as z:
             arrays = {k: member(z, k, lambda shape, dtype, s=s: shape == s and dtype.kind == 'f')
                       for k, s in want.items()}
-            log = None
             if 'log.npy' in z.namelist():        # at most a row an iteration, and the closing one
                 log = member(z, 'log', lambda shape, dtype: dtype == np.uint8 and len(shape) == 1
                              and shape[0] <= 200 * (run.n + 2)).tobytes().decode('utf-8').split('\n')

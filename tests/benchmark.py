@@ -3,6 +3,7 @@ with one or all BLAS threads on an idle machine and on one with a core kept busy
 
   python tests/benchmark.py [--input_file=input.txt] [--rounds=5] [--only=threads|listing]
   python tests/benchmark.py --only=forms [--rounds=5]   # each form a script keeps where the listing has another
+  python tests/benchmark.py --only=gated [--rounds=5]   # lstm.py's and gru.py's step against min_char_rnn.py's
   python tests/benchmark.py --compare=DIR [--rounds=5]     # these scripts' step against DIR's, e.g. an older checkout
                                                             # (and whole runs of them, sampling and log included)
 
@@ -353,6 +354,32 @@ def forms_main():
                   flush=True)
 
 
+def gated_main():
+    """The gated cells' step (lstm.py, gru.py: a sample every 100 iterations, lossFun, clipping, Adagrad; float32,
+    one BLAS thread) against min_char_rnn.py's, at equal parameters (their defaults) and at equal hidden size
+    (100), alternating rounds: the ratio behind the README's equal-wall-time column."""
+    configs = [('min_char_rnn.py', 100), ('lstm.py', None), ('gru.py', None), ('lstm.py', 100), ('gru.py', 100)]
+    print(f'the gated cells against min_char_rnn.py, {rounds} rounds, a whole training step (a sample every 100 '
+          'iterations)')
+    print(f'{"script":<22} {"parameters":>10} {"it/s":>8} {"step time / min_char_rnn.py":>28}  per round')
+    rates, sizes = {c: [] for c in configs}, {}
+    for _ in range(rounds):
+        for script, hidden in configs:
+            m = load_script(script)
+            m.hidden_size = hidden or m.hidden_size
+            data, chars = m.load_data(input_file)
+            init = m.init_params(len(chars), np.random.default_rng(m.seed))
+            sizes[script, hidden] = init.size
+            start = time.perf_counter()
+            script_loop(m, data, init, ITERS['min_char_rnn.py'], len(chars))
+            rates[script, hidden].append(ITERS['min_char_rnn.py'] / (time.perf_counter() - start))
+    base = rates[configs[0]]
+    for c in configs:
+        label = f'{c[0]} H={c[1] or load_script(c[0]).hidden_size}'
+        print(f'{label:<22} {sizes[c]:>10,} {np.median(rates[c]):>8.0f} {np.median(base) / np.median(rates[c]):>28.3f}  '
+              + ' '.join(f'{b / r:.3f}' for b, r in zip(base, rates[c])), flush=True)
+
+
 def child_main(script):
     """Iterations/s of the script's own step at its defaults, in this process's BLAS setting."""
     m = load_script(script)
@@ -402,6 +429,8 @@ if __name__ == '__main__':
         compare_main(args['compare'])
     elif args.get('only') == 'forms':
         forms_main()
+    elif args.get('only') == 'gated':
+        gated_main()
     else:
         if args.get('only') != 'threads':
             main()

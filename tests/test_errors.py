@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from common import (ROOT, SCRIPTS, TEXT, assert_clean_error, ck_meta, rewrite_record, run_in_process, run_script,
+from common import (ROOT, SCRIPTS, HARNESS, TEXT, assert_clean_error, ck_meta, rewrite_record, run_in_process, run_script,
                     small_args)
 
 BAD_ARGUMENTS = [
@@ -46,7 +46,7 @@ BAD_ARGUMENTS = [
 ]
 
 
-@pytest.mark.parametrize('script', SCRIPTS)
+@pytest.mark.parametrize('script', HARNESS)
 @pytest.mark.parametrize('args, message', BAD_ARGUMENTS, ids=[' '.join(a) for a, _ in BAD_ARGUMENTS])
 def test_bad_command_line_is_one_line_error(script, args, message, tmp_path, capsys):
     assert_clean_error(run_in_process(capsys, script, *args, cwd=tmp_path), message)
@@ -57,7 +57,7 @@ def test_zero_layers_is_one_line_error(tmp_path, capsys):
                        '--num_layers must be a whole number >= 1, got 0')
 
 
-@pytest.mark.parametrize('script', SCRIPTS)
+@pytest.mark.parametrize('script', HARNESS)
 @pytest.mark.parametrize('args, message', [BAD_ARGUMENTS[0], BAD_ARGUMENTS[-2]])
 def test_bad_command_line_in_a_real_process_exits_1_with_one_line_and_no_traceback(script, args, message, tmp_path):
     """The cases above run in this process (faster); two of them as a user meets them."""
@@ -73,20 +73,20 @@ BAD_TEXTS = [
 ]
 
 
-@pytest.mark.parametrize('script', SCRIPTS)
+@pytest.mark.parametrize('script', HARNESS)
 @pytest.mark.parametrize('text, message', BAD_TEXTS)
 def test_empty_or_short_input_is_one_line_error(script, text, message, tmp_path):
     assert_clean_error(run_script(script, *small_args(script, tmp_path, '--max_iters=5', text=text)), message)
 
 
-@pytest.mark.parametrize('script', SCRIPTS)
+@pytest.mark.parametrize('script', HARNESS)
 def test_input_that_is_not_utf8_is_one_line_error(script, tmp_path):
     path = tmp_path / 'latin1.txt'
     path.write_bytes('caf\xe9 au lait, ' .encode('latin-1') * 10)
     assert_clean_error(run_script(script, f'--input_file={path}'), 'is not UTF-8 text (byte 3)')
 
 
-@pytest.mark.parametrize('script', SCRIPTS)
+@pytest.mark.parametrize('script', HARNESS)
 @pytest.mark.parametrize('fraction, held', [(0.999, len(TEXT) - 3), (1.5 / len(TEXT), 1)])
 def test_held_out_split_that_leaves_too_little_is_one_line_error(script, fraction, held, tmp_path):
     r = run_script(script, *small_args(script, tmp_path, f'--val_fraction={fraction}', '--max_iters=5'))
@@ -145,7 +145,7 @@ BAD_CHECKPOINTS = [(truncated, 'is not a usable'), (garbage, 'is not a usable'),
                    (from_other_script, 'it was written by'), (damaged_array, 'Whh is damaged')]
 
 
-@pytest.mark.parametrize('script', SCRIPTS)
+@pytest.mark.parametrize('script', HARNESS)
 @pytest.mark.parametrize('writer, message', BAD_CHECKPOINTS, ids=[w.__name__ for w, _ in BAD_CHECKPOINTS])
 @pytest.mark.parametrize('mode', ['--resume=True', '--generate=20'])
 def test_unusable_checkpoint_is_one_line_error_and_left_as_it_was(script, writer, message, mode, tmp_path, trained,
@@ -158,7 +158,7 @@ def test_unusable_checkpoint_is_one_line_error_and_left_as_it_was(script, writer
     assert path.read_bytes() == before
 
 
-@pytest.mark.parametrize('script', SCRIPTS)
+@pytest.mark.parametrize('script', HARNESS)
 @pytest.mark.parametrize('mode', ['--resume=True', '--generate=20', '--lines=3'])
 def test_missing_checkpoint_is_one_line_error(script, mode, tmp_path):
     assert_clean_error(run_script(script, *small_args(script, tmp_path), mode), 'no checkpoint at')
@@ -178,7 +178,7 @@ def test_resume_with_another_model_shape_is_refused_and_says_what_differs(script
     assert path.read_bytes() == trained[script][1]
 
 
-@pytest.mark.parametrize('script', SCRIPTS)
+@pytest.mark.parametrize('script', HARNESS)
 @pytest.mark.parametrize('text', ['ABCDEFGHIJKLMNOPQRSTUVWXYZ' * 3, TEXT.upper()], ids=['fewer', 'as many'])
 def test_resume_on_text_with_another_vocabulary_is_refused(script, text, tmp_path, trained):
     path = copy_trained(script, tmp_path, trained)
@@ -188,7 +188,7 @@ def test_resume_on_text_with_another_vocabulary_is_refused(script, text, tmp_pat
     assert path.read_bytes() == trained[script][1]
 
 
-@pytest.mark.parametrize('script', SCRIPTS)
+@pytest.mark.parametrize('script', HARNESS)
 @pytest.mark.parametrize('every', [10000, 1])
 def test_loss_that_becomes_infinite_stops_the_run_and_keeps_the_last_good_checkpoint(script, every, tmp_path, trained):
     path = copy_trained(script, tmp_path, trained)
@@ -203,21 +203,21 @@ def test_loss_that_becomes_infinite_stops_the_run_and_keeps_the_last_good_checkp
         assert all(np.isfinite(ck[k]).all() for k in ck.files if k != 'meta')
 
 
-@pytest.mark.parametrize('script', SCRIPTS)
+@pytest.mark.parametrize('script', HARNESS)
 def test_priming_text_outside_the_vocabulary_is_one_line_error(script, tmp_path, trained):
     copy_trained(script, tmp_path, trained)
     r = run_script(script, *small_args(script, tmp_path), '--generate=10', '--prime=QUIZ')
     assert_clean_error(r, "--prime has 'Q'", 'not in the model')
 
 
-@pytest.mark.parametrize('script', SCRIPTS)
+@pytest.mark.parametrize('script', HARNESS)
 def test_lines_without_newline_in_the_vocabulary_is_one_line_error(script, tmp_path):
     args = small_args(script, tmp_path, '--max_iters=5', text='abcdefghij' * 5)
     assert run_script(script, *args).returncode == 0
     assert_clean_error(run_script(script, *args, '--lines=2'), '--lines needs a newline')
 
 
-@pytest.mark.parametrize('script', SCRIPTS)
+@pytest.mark.parametrize('script', HARNESS)
 def test_a_record_claiming_a_huge_size_is_refused_in_one_line_before_anything_is_allocated(script, tmp_path, capsys):
     args = small_args(script, tmp_path, '--max_iters=5')
     assert run_in_process(capsys, script, *args).returncode == 0
@@ -235,3 +235,16 @@ def test_a_tool_option_without_its_value_is_refused_with_the_form_it_takes(tmp_p
     r = subprocess.run([sys.executable, os.path.join(ROOT, 'tools', 'inspect_text.py'), 'ck.npz', '--chars', '200'],
                        capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 1 and r.stderr.strip() == "inspect_text.py: error: expected --chars=200, got '--chars' (see --help)"
+
+
+@pytest.mark.parametrize('value, ok', [('0', True), ('-1.5', True), ('2', True), ('nan', False), ('inf', False)])
+def test_a_scripts_own_float_setting_takes_any_finite_number_and_learning_rate_only_a_positive_one(value, ok, tmp_path,
+                                                                                                  capsys):
+    """lstm.py's forget_bias (a setting harness.py has no rule of its own for) may be 0 or negative."""
+    r = run_in_process(capsys, 'lstm.py', *small_args('lstm.py', tmp_path, '--max_iters=1', f'--forget_bias={value}'))
+    if ok:
+        assert r.returncode == 0 and f'forget_bias={float(value)}' in r.stderr, r.stderr
+    else:
+        assert_clean_error(r, f'--forget_bias must be a number, got {float(value)}')
+    assert_clean_error(run_in_process(capsys, 'lstm.py', *small_args('lstm.py', tmp_path, '--learning_rate=0')),
+                       '--learning_rate must be positive')

@@ -12,7 +12,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from common import (ROOT, SCRIPTS, TEXT, assert_clean_error, ck_meta, edited_script, listing, load_script, rewrite_record,
+from common import (ROOT, SCRIPTS, HARNESS, TEXT, assert_clean_error, ck_meta, edited_script, listing, load_script, rewrite_record,
                     run_main, run_path, run_in_process, run_script, small_args, start_script, without_elapsed, write_text)
 
 
@@ -37,7 +37,7 @@ def test_a_second_run_on_a_path_a_live_run_holds_is_refused_and_the_first_is_unt
 BAD_PATHS = ['out', 'out/', '.', 'input.txt', 'SCRIPT', 'out/ck.csv', 'out/ck.npz/']
 
 
-@pytest.mark.parametrize('script', SCRIPTS)
+@pytest.mark.parametrize('script', HARNESS)
 @pytest.mark.parametrize('path', BAD_PATHS)
 def test_a_checkpoint_path_that_is_not_a_npz_file_is_refused_and_nothing_is_renamed(script, path, tmp_path, capsys):
     shutil.copy(os.path.join(ROOT, script), tmp_path / script)
@@ -50,7 +50,7 @@ def test_a_checkpoint_path_that_is_not_a_npz_file_is_refused_and_nothing_is_rena
     assert listing(tmp_path) == before
 
 
-@pytest.mark.parametrize('script', SCRIPTS)
+@pytest.mark.parametrize('script', HARNESS)
 @pytest.mark.parametrize('which', ['ck.npz', 'ck.csv'])
 def test_a_new_run_renames_only_this_scripts_own_checkpoint_and_log(script, which, tmp_path):
     (tmp_path / 'out').mkdir()
@@ -60,7 +60,7 @@ def test_a_new_run_renames_only_this_scripts_own_checkpoint_and_log(script, whic
     assert os.listdir(tmp_path / 'out') == [which] and (tmp_path / 'out' / which).read_bytes() == b'somebody else\'s file\n'
 
 
-@pytest.mark.parametrize('script', SCRIPTS)
+@pytest.mark.parametrize('script', HARNESS)
 def test_a_symlinked_checkpoint_stays_a_link_and_its_target_is_updated(script, tmp_path):
     args = small_args(script, tmp_path / 'real', '--max_iters=20')
     assert run_script(script, *args).returncode == 0
@@ -86,7 +86,7 @@ def test_sampling_options_without_sampling_are_refused_and_the_trained_model_sta
     assert listing(tmp_path / 'out') == before
 
 
-@pytest.mark.parametrize('script', SCRIPTS)
+@pytest.mark.parametrize('script', HARNESS)
 def test_resuming_a_finished_run_says_so_and_how_to_go_on(script, tmp_path):
     args = small_args(script, tmp_path, '--max_iters=20')
     assert run_script(script, *args).returncode == 0
@@ -124,7 +124,7 @@ def test_closing_the_terminal_saves_the_run_and_it_resumes_exactly(script, tmp_p
     assert resumed.returncode == 0 and resumed.stdout and whole.stdout.endswith(resumed.stdout)
 
 
-@pytest.mark.parametrize('script', SCRIPTS)
+@pytest.mark.parametrize('script', HARNESS)
 def test_sampling_a_model_whose_text_has_no_newline_starts_from_its_first_symbol(script, tmp_path):
     args = small_args(script, tmp_path, '--max_iters=30', text='abcdefghij' * 9)
     assert run_script(script, *args).returncode == 0
@@ -148,7 +148,7 @@ def mounted_tmpfs(path, size):
         pytest.skip('needs root and a tmpfs mount')
 
 
-@pytest.mark.parametrize('script', SCRIPTS)
+@pytest.mark.parametrize('script', HARNESS)
 @pytest.mark.parametrize('full', ['up to the last byte', 'up to the last page'])
 def test_a_full_disk_ends_the_run_in_one_line_and_the_last_checkpoint_is_whole(script, full, tmp_path):
     disk = tmp_path / 'disk'
@@ -205,7 +205,7 @@ def test_a_damaged_checkpoint_record_is_one_line_error(script, field, value, tmp
     assert_clean_error(r, str(tmp_path / 'out' / 'ck.npz'))
 
 
-@pytest.mark.parametrize('script', SCRIPTS)
+@pytest.mark.parametrize('script', HARNESS)
 def test_resume_cuts_the_log_exactly_keeps_the_final_held_out_row_and_says_so(script, tmp_path):
     args = small_args(script, tmp_path, '--print_every=50', '--val_fraction=0.1', '--eval_every=100')
     assert run_script(script, *args, '--max_iters=120').returncode == 0         # final held-out row at 120
@@ -220,7 +220,7 @@ def test_resume_cuts_the_log_exactly_keeps_the_final_held_out_row_and_says_so(sc
     assert log.read_text().splitlines()[:5] == rows
 
 
-@pytest.mark.parametrize('script', SCRIPTS)
+@pytest.mark.parametrize('script', HARNESS)
 def test_resuming_on_a_changed_text_with_the_same_vocabulary_is_reported(script, tmp_path):
     args = small_args(script, tmp_path, '--max_iters=20')
     assert run_script(script, *args).returncode == 0
@@ -229,7 +229,7 @@ def test_resuming_on_a_changed_text_with_the_same_vocabulary_is_reported(script,
     assert r.returncode == 0 and 'is not the text' in r.stderr and 'was trained on' in r.stderr
 
 
-@pytest.mark.parametrize('script', SCRIPTS)
+@pytest.mark.parametrize('script', HARNESS)
 def test_the_record_holds_the_hash_of_the_whole_text_and_a_changed_first_character_is_reported(script, tmp_path):
     args = small_args(script, tmp_path, '--max_iters=20')
     assert run_script(script, *args).returncode == 0
@@ -240,7 +240,7 @@ def test_the_record_holds_the_hash_of_the_whole_text_and_a_changed_first_charact
     assert r.returncode == 0 and 'is not the text' in r.stderr, r.stderr
 
 
-@pytest.mark.parametrize('script', SCRIPTS)
+@pytest.mark.parametrize('script', HARNESS)
 def test_a_new_runs_weights_are_its_seeds_randn_times_0_01(script, tmp_path):
     """One iteration at a learning rate of 1e-12 leaves the weights as the seed drew them (Adagrad's step is at
     most the learning rate)."""
@@ -251,7 +251,7 @@ def test_a_new_runs_weights_are_its_seeds_randn_times_0_01(script, tmp_path):
     np.testing.assert_allclose(first, np.random.default_rng(7).standard_normal(first.shape) * 0.01, atol=1e-11)
 
 
-@pytest.mark.parametrize('script', SCRIPTS)
+@pytest.mark.parametrize('script', HARNESS)
 def test_a_checkpoint_that_has_no_text_hash_resumes_on_another_text_without_a_warning(script, tmp_path):
     """A checkpoint written before the text's hash was kept in it cannot tell: nothing is said."""
     args = small_args(script, tmp_path, '--max_iters=20')
@@ -262,7 +262,7 @@ def test_a_checkpoint_that_has_no_text_hash_resumes_on_another_text_without_a_wa
     assert r.returncode == 0 and 'resuming' in r.stderr and 'warning' not in r.stderr, r.stderr
 
 
-@pytest.mark.parametrize('script', SCRIPTS)
+@pytest.mark.parametrize('script', HARNESS)
 def test_top_of_file_values_of_the_wrong_type_are_one_line_and_1e6_works_for_a_count(script, tmp_path):
     args = small_args(script, tmp_path)
     assert_clean_error(run_path(edited_script(tmp_path / 'a', script, per_line="'False'"), *args, '--max_iters=5'),
@@ -271,7 +271,7 @@ def test_top_of_file_values_of_the_wrong_type_are_one_line_and_1e6_works_for_a_c
     assert r.returncode == 0 and 'stopped at iteration 200' in r.stderr
 
 
-@pytest.mark.parametrize('script', SCRIPTS)
+@pytest.mark.parametrize('script', HARNESS)
 def test_a_leading_byte_order_mark_is_not_a_symbol(script, tmp_path):
     path = tmp_path / 'bom.txt'
     path.write_bytes(b'\xef\xbb\xbf' + TEXT.encode())
@@ -280,7 +280,7 @@ def test_a_leading_byte_order_mark_is_not_a_symbol(script, tmp_path):
     assert chars == sorted(set(TEXT)) and len(data) == len(TEXT)
 
 
-@pytest.mark.parametrize('script', SCRIPTS)
+@pytest.mark.parametrize('script', HARNESS)
 def test_a_huge_vocabulary_needs_no_vocabulary_squared_memory(script, tmp_path, capsys):
     """20,000 symbols: a V x V matrix would be 1.6 GB; the step needs a few MB."""
     text = ''.join(chr(0x4E00 + i) for i in range(20000)) * 2
@@ -309,7 +309,7 @@ def test_the_tools_answer_help_and_bad_arguments_in_one_line(tmp_path):
         assert code == 0 and r.stdout or r.stderr.count('\n') == 1, (tool, args, r.stderr)
 
 
-@pytest.mark.parametrize('script', SCRIPTS)
+@pytest.mark.parametrize('script', HARNESS)
 def test_a_checkpoint_from_before_the_log_was_kept_in_it_resumes_with_the_log_beside_it(script, tmp_path):
     """Earlier checkpoints had no 'log' array: the rows before their iteration come from the .csv."""
     args = small_args(script, tmp_path, '--print_every=50')
@@ -327,7 +327,7 @@ def test_a_checkpoint_from_before_the_log_was_kept_in_it_resumes_with_the_log_be
     assert whole.returncode == 0
 
 
-@pytest.mark.parametrize('script', SCRIPTS)
+@pytest.mark.parametrize('script', HARNESS)
 def test_a_checkpoint_whose_log_has_no_gradient_columns_resumes_and_keeps_its_rows(script, tmp_path):
     """A log written before grad_norm and clipped_fraction: its rows get empty ones, the new rows full ones;
     and a new run renames such a log as its own."""

@@ -14,7 +14,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from common import (ROOT, SCRIPTS, TEXT, assert_clean_error, ck_meta, harness, listing, load_script, load_tool,
+from common import (ROOT, SCRIPTS, HARNESS, TEXT, assert_clean_error, ck_meta, harness, listing, load_script, load_tool,
                     rewrite_record, run_in_process, run_main, run_path, run_script, small_args, start_script)
 
 
@@ -30,7 +30,7 @@ def with_path(args, path):
     return [a for a in args if not a.startswith('--checkpoint_path=')] + [f'--checkpoint_path={path}']
 
 
-@pytest.mark.parametrize('script', SCRIPTS)
+@pytest.mark.parametrize('script', HARNESS)
 def test_a_link_to_a_live_runs_checkpoint_is_refused_as_the_same_checkpoint(script, tmp_path):
     args = trained(script, tmp_path, '--print_every=50')
     (tmp_path / 'link.npz').symlink_to(tmp_path / 'out' / 'ck.npz')
@@ -45,7 +45,7 @@ def test_a_link_to_a_live_runs_checkpoint_is_refused_as_the_same_checkpoint(scri
     assert sorted(os.listdir(tmp_path / 'out')) == ['ck.csv', 'ck.npz'], 'the lock goes with the run'
 
 
-@pytest.mark.parametrize('script', SCRIPTS)
+@pytest.mark.parametrize('script', HARNESS)
 def test_a_resume_never_overwrites_a_users_csv_and_repairs_a_log_cut_short(script, tmp_path):
     args = trained(script, tmp_path)
     mine = tmp_path / 'out' / 'mine.npz'
@@ -61,7 +61,7 @@ def test_a_resume_never_overwrites_a_users_csv_and_repairs_a_log_cut_short(scrip
     assert r.returncode == 0 and rows[0] == harness.HEADER and rows[1].startswith('0,'), r.stderr
 
 
-@pytest.mark.parametrize('script', SCRIPTS)
+@pytest.mark.parametrize('script', HARNESS)
 def test_resuming_through_a_link_writes_the_log_beside_the_real_checkpoint(script, tmp_path):
     args = trained(script, tmp_path / 'real', '--print_every=10')
     (tmp_path / 'link.npz').symlink_to(tmp_path / 'real' / 'out' / 'ck.npz')
@@ -72,7 +72,7 @@ def test_resuming_through_a_link_writes_the_log_beside_the_real_checkpoint(scrip
         'link.npz', 'real'], os.listdir(tmp_path)
 
 
-@pytest.mark.parametrize('script', SCRIPTS)
+@pytest.mark.parametrize('script', HARNESS)
 def test_a_file_planted_where_a_temporary_file_or_the_lock_goes_is_never_written_through(script, tmp_path,
                                                                                         monkeypatch, capsys):
     args = trained(script, tmp_path)
@@ -97,7 +97,7 @@ def test_a_file_planted_where_a_temporary_file_or_the_lock_goes_is_never_written
     assert victim.read_text() == 'precious'
 
 
-@pytest.mark.parametrize('script', SCRIPTS)
+@pytest.mark.parametrize('script', HARNESS)
 def test_a_resume_keeps_the_files_modes_and_a_new_run_follows_the_umask(script, tmp_path):
     args = small_args(script, tmp_path, '--max_iters=20')
     r = subprocess.run([sys.executable, os.path.join(ROOT, script), *args], preexec_fn=lambda: os.umask(0o027),
@@ -129,7 +129,7 @@ def npy(header, body):
     return f.getvalue() + body
 
 
-@pytest.mark.parametrize('script', SCRIPTS)
+@pytest.mark.parametrize('script', HARNESS)
 @pytest.mark.parametrize('mode', ['--resume=True', '--generate=20'])
 def test_a_crafted_checkpoint_takes_no_more_memory_than_what_it_should_hold(script, mode, tmp_path, capsys):
     """100 MB of compressed zeros under an extra name are never read; a header that claims 10 GB is refused."""
@@ -149,7 +149,7 @@ def test_a_crafted_checkpoint_takes_no_more_memory_than_what_it_should_hold(scri
     assert_clean_error(run_in_process(capsys, script, *args, mode, '--max_iters=40'), 'its log is damaged')
 
 
-@pytest.mark.parametrize('script', SCRIPTS)
+@pytest.mark.parametrize('script', HARNESS)
 @pytest.mark.parametrize('mode', ['--resume=True', '--generate=20'])
 def test_a_checkpoint_is_checked_before_its_arrays_are_read(script, mode, tmp_path, capsys):
     """A record whose size would not fit this machine; a record member claiming 512 MB; a log that is not one."""
@@ -169,7 +169,7 @@ def test_a_checkpoint_is_checked_before_its_arrays_are_read(script, mode, tmp_pa
 SAVING_SIGNALS = [signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2, signal.SIGALRM, signal.SIGXCPU]
 
 
-@pytest.mark.parametrize('script', SCRIPTS)
+@pytest.mark.parametrize('script', HARNESS)
 @pytest.mark.parametrize('sig', SAVING_SIGNALS, ids=[s.name for s in SAVING_SIGNALS])
 def test_ctrl_backslash_and_a_schedulers_signals_save_the_run_and_exit_128_plus_the_signal(script, sig, tmp_path):
     """Ctrl-C, kill and a closed terminal: test_session.py and test_faults.py, with an exact resume."""
@@ -199,7 +199,7 @@ def test_ctrl_c_while_numpy_loads_ends_in_silence_with_130(tmp_path):
         assert (r.returncode, r.stdout, r.stderr) == (130, '', ''), r.stderr
 
 
-@pytest.mark.parametrize('script', SCRIPTS)
+@pytest.mark.parametrize('script', HARNESS)
 def test_strings_from_a_crafted_record_or_a_path_reach_the_terminal_escaped(script, tmp_path, capsys):
     args = trained(script, tmp_path)
     rewrite_record(tmp_path / 'out' / 'ck.npz', script='x\x1b[2J\x07')
@@ -215,7 +215,7 @@ def test_strings_from_a_crafted_record_or_a_path_reach_the_terminal_escaped(scri
     assert r.returncode == 0 and '(trained on in\\x1b[2J.txt)' in r.stderr and '\x1b' not in r.stderr, r.stderr
 
 
-@pytest.mark.parametrize('script', SCRIPTS)
+@pytest.mark.parametrize('script', HARNESS)
 def test_sampling_what_stdout_cannot_encode_writes_escapes_not_a_traceback(script, tmp_path):
     args = trained(script, tmp_path, text='caf\xe9 au lait, ' * 30)
     r = subprocess.run([sys.executable, os.path.join(ROOT, script), *args, '--generate=300', '--temperature=5'],
@@ -227,7 +227,7 @@ def test_sampling_what_stdout_cannot_encode_writes_escapes_not_a_traceback(scrip
     assert r.returncode == 0 and 'Traceback' not in r.stderr and '\\udc80' in r.stdout, r.stderr
 
 
-@pytest.mark.parametrize('script', SCRIPTS)
+@pytest.mark.parametrize('script', HARNESS)
 def test_generating_from_a_huge_vocabulary_takes_little_memory(script, tmp_path, capsys):
     """20,000 symbols: the noise for 3,000 characters at once would be 480 MB."""
     text = ''.join(chr(0x4E00 + i) for i in range(20000)) * 2
@@ -242,7 +242,7 @@ def test_generating_from_a_huge_vocabulary_takes_little_memory(script, tmp_path,
     assert r.returncode == 0 and len(r.stdout) == 3001 and peak < 100e6, peak
 
 
-@pytest.mark.parametrize('script', SCRIPTS)
+@pytest.mark.parametrize('script', HARNESS)
 @pytest.mark.parametrize('content', [b'this is text, not a checkpoint\n', b'PK\x03\x04 cut short'])
 def test_a_file_that_is_not_a_checkpoint_is_named_so_and_nothing_advises_unpickling(script, content, tmp_path,
                                                                                       capsys):
@@ -255,7 +255,7 @@ def test_a_file_that_is_not_a_checkpoint_is_named_so_and_nothing_advises_unpickl
         assert 'pickle' not in r.stderr
 
 
-@pytest.mark.parametrize('script', SCRIPTS)
+@pytest.mark.parametrize('script', HARNESS)
 def test_a_setting_deleted_from_the_top_is_one_line_that_names_it(script, tmp_path):
     sources = {f: open(os.path.join(ROOT, f), encoding='utf-8').read() for f in (script, 'harness.py')}
     for name in ['clip', 'checkpoint_every', 'eval_every'] + (['num_layers'] if script == 'rnn3.py' else []):

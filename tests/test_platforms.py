@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from common import ROOT, SCRIPTS, ck_meta, rewrite_record, small_args
+from common import ROOT, SCRIPTS, HARNESS, ck_meta, rewrite_record, small_args
 
 WINDOWS = '''import errno, os, signal, sys, types
 import fcntl as _fcntl
@@ -77,7 +77,7 @@ def test_on_windows_a_run_trains_stops_on_ctrl_c_resumes_exactly_refuses_a_secon
     assert tool.returncode == 0 and '| smoothed loss at 20 |' in tool.stdout, tool.stderr
 
 
-@pytest.mark.parametrize('script', SCRIPTS)
+@pytest.mark.parametrize('script', HARNESS)
 @pytest.mark.parametrize('field, value', [('chars', ['ab', 'c']), ('n', -1), ('smooth_loss', float('nan'))])
 def test_under_python_O_a_damaged_checkpoint_is_still_refused_in_one_line(script, field, value, tmp_path):
     args = small_args(script, tmp_path, '--max_iters=20')
@@ -105,7 +105,7 @@ def test_every_tool_and_script_piped_into_head_ends_quietly(tool):
     assert r.returncode == 0 and r.stdout.count('\n') == 1 and r.stderr == '', r.stderr
 
 
-@pytest.mark.parametrize('script', SCRIPTS)
+@pytest.mark.parametrize('script', HARNESS)
 def test_from_another_folder_a_missing_text_says_where_it_looked_and_a_resume_finds_its_text(script, tmp_path):
     env = dict(os.environ, OPENBLAS_NUM_THREADS='1')
     (tmp_path / 'elsewhere').mkdir()
@@ -125,7 +125,7 @@ def test_from_another_folder_a_missing_text_says_where_it_looked_and_a_resume_fi
     assert ck_meta(ck)['config']['input_file'] == 'input.txt', 'the path as typed stays in the record'
 
 
-@pytest.mark.parametrize('script', SCRIPTS)
+@pytest.mark.parametrize('script', HARNESS)
 def test_resume_without_a_value_suggests_resume_true_and_an_empty_text_has_no_symbols(script, tmp_path):
     env = dict(os.environ, OPENBLAS_NUM_THREADS='1')
     r = run(env, os.path.join(ROOT, script), '--resume', cwd=tmp_path)
