@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from common import ROOT, SCRIPTS, GATED, TEXT, ck_meta, load_tool, random_model, run_script, small_args, split_layers
+from common import ROOT, SCRIPTS, GATED, TEXT, harness, ck_meta, load_tool, random_model, run_script, small_args, split_layers
 
 LAYERS = {'min_char_rnn.py': 1, 'rnn3.py': 3}
 
@@ -226,3 +226,31 @@ def test_loss_by_position_finds_the_share_of_the_ups_and_downs_that_the_text_exp
     r = run_tool('loss_by_position.py', str(tmp_path / 'clean.csv'), '--skip=6')
     assert r.returncode == 1 and r.stderr.strip() == ('loss_by_position.py: error: the log has 7 whole passes of 40 '
                                                       'iterations; need 8 (--skip=6)')
+
+
+def write_log(path, evals):
+    """A loss log with a held-out loss at each (iteration, loss) of evals, and a row without one between."""
+    rows = [harness.HEADER]
+    for n, val in evals:
+        rows += [f'{n},50.0,2.0,{val},1.0,1.0,0.0', f'{n + 1},50.0,2.0,,1.1,,']
+    path.write_text('\n'.join(rows) + '\n')
+    return str(path)
+
+
+def test_heldout_table_gives_each_labels_seed_mean_and_half_range_at_equal_iterations(tmp_path):
+    a = write_log(tmp_path / 'a.csv', [(0, 4.0), (100, 2.0), (200, 1.5)])
+    b = write_log(tmp_path / 'b.csv', [(0, 4.0), (100, 2.2), (200, 1.9)])
+    c = write_log(tmp_path / 'c.csv', [(0, 4.5), (100, 3.0), (200, 2.5), (300, 2.0)])
+    r = run_tool('heldout_table.py', f'{a}=gru', f'{b}=gru', f'{c}=rnn')
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == '| held-out loss (nats/char) | seeds | 0 | 100 | 200 |', 'the iterations all logs share'
+    assert lines[2] == '| gru | 2 | 4.0000 +- 0.0000 | 2.1000 +- 0.1000 | 1.7000 +- 0.2000 |'
+    assert lines[3] == '| rnn | 1 | 4.5000 | 3.0000 | 2.5000 |' and len(lines) == 4
+    r = run_tool('heldout_table.py', f'{c}=rnn', '--iters=300')
+    assert r.stdout.splitlines()[2] == '| rnn | 1 | 2.0000 |'
+    assert_tool_error(run_tool('heldout_table.py', f'{a}=gru', '--iters=300'), 'heldout_table.py',
+                      'has no held-out loss at iteration 300')
+    assert_tool_error(run_tool('heldout_table.py', a), 'heldout_table.py', 'give one or more LOG.csv=label')
+    assert_tool_error(run_tool('heldout_table.py', f'{c}=rnn', '--until=200', '--iters=300'), 'heldout_table.py',
+                      'has no held-out loss at iteration 300')

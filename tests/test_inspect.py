@@ -29,7 +29,7 @@ def trained(tmp_path_factory):
     out = {}
     for script in SCRIPTS:
         tmp = tmp_path_factory.mktemp(script[:-3])
-        args = small_args(script, tmp, '--max_iters=40', *SIZES[script], text=TEXT + SPEECH * 5)
+        args = small_args(script, tmp, '--max_iters=40', '--learning_rate=0.01', *SIZES[script], text=TEXT + SPEECH * 5)
         assert run_script(script, *args).returncode == 0
         out[script] = tmp / 'out' / 'ck.npz'
     return out
