@@ -26,7 +26,9 @@ ORDER = [f'tests/test_{name}.py' for name in     # the quick files that catch mo
           'sampling', 'platforms', 'discussion', 'inspect', 'titles', 'readme')]
 TRACKED = subprocess.run(['git', 'ls-files'], cwd=ROOT, capture_output=True, text=True).stdout.split()
 BOTH = ('min_char_rnn.py', 'rnn3.py')
-FILES = BOTH + ('harness.py',)
+GATED = ('lstm.py', 'gru.py')                    # Section VI-A's cells: their own mutants
+SCRIPTS = BOTH + GATED
+FILES = SCRIPTS + ('harness.py',)
 TOOL_TESTS = ('discussion', 'inspect', 'titles', 'hardening', 'workflow')   # where the tools are tested
 
 # (files, area, piece of the file, what it becomes): the model's in the scripts, the rest once in harness.py
@@ -297,6 +299,24 @@ MUTANTS = [
 ]
 
 # Survivors that are known and why (filled in from measured runs; see docs/testing.md).
+MUTANTS += [   # the gated cells: the gates, the cell state's path, the state carried, sampling
+    (('lstm.py',), 'cell', 'c = f * c + i * g ', 'c = c + i * g '),
+    (('lstm.py',), 'cell', 'return o * np.tanh(c), c, (i, f, o, g)', 'return o * c, c, (i, f, o, g)'),
+    (('lstm.py',), 'cell', 's[..., H:2 * H], s[..., 2 * H:]', 's[..., 2 * H:], s[..., H:2 * H]'),
+    (('lstm.py',), 'backward', 'dc = dcnext + dcdhs[t] * dh ', 'dc = dcdhs[t] * dh '),
+    (('lstm.py',), 'backward', 'dcnext = f[t] * dc ', 'dcnext = dc '),
+    (('lstm.py',), 'backward', 'np.concatenate((dc, dc, dh, dc))', 'np.concatenate((dc, dc, dc, dh))'),
+    (('lstm.py',), 'init', 'np.repeat([0, forget_bias, 0, 0], hidden_size)', 'np.repeat([forget_bias, 0, 0, 0], hidden_size)'),
+    (('lstm.py',), 'sampling', 'h, c, _ = cell(Wxh[:, ix] + bh + np.dot(Whh, h), c)', 'h, _, _ = cell(Wxh[:, ix] + bh + np.dot(Whh, h), c)'),
+    (('lstm.py',), 'backward', 'np.array([hs[T - 1], cs[T - 1]])', 'np.array([hs[T - 1], cs[T - 2]])'),
+    (('gru.py',), 'cell', 'hs[t] = z * hs[t - 1] + (1 - z) * g ', 'hs[t] = (1 - z) * hs[t - 1] + z * g '),
+    (('gru.py',), 'cell', 'np.dot(Whg, r * hs[t - 1])', 'np.dot(Whg, hs[t - 1])'),
+    (('gru.py',), 'backward', 'dhnext = z[t] * dh + r[t] * drh + np.dot(drzraw, Whrz)', 'dhnext = r[t] * drh + np.dot(drzraw, Whrz)'),
+    (('gru.py',), 'backward', 'np.concatenate((drh, dh))', 'np.concatenate((dh, drh))'),
+    (('gru.py',), 'backward', 'np.dot(draws[:, 2 * H:].T, r * hprevs)', 'np.dot(draws[:, 2 * H:].T, hprevs)'),
+    (('gru.py',), 'backward', 'dgs, drzs = (1 - z) * (1 - g * g)', 'dgs, drzs = (1 - g * g)'),
+    (('gru.py',), 'sampling', 'h = z * h + (1 - z) * g ', 'h = (1 - z) * h + z * g '),
+]
 KNOWN = {}
 
 
@@ -319,7 +339,7 @@ def run_one(file, before, after):
         if source.count(before) != 1:
             return 'not applicable: the piece occurs %d times' % source.count(before), 0.0
         open(path, 'w').write(source.replace(before, after))
-        others = ['-k', f'not {[s for s in BOTH if s != file][0][:-3]}'] if file in BOTH else []
+        others = ['-k', ' and '.join(f'not {s[:-3]}' for s in SCRIPTS if s != file)] if file in SCRIPTS else []
         order = ORDER if file in FILES else sorted(ORDER, key=lambda t: t[11:-3] not in TOOL_TESTS)   # theirs first
         start = time.time()
         try:
