@@ -27,7 +27,7 @@ def shortened(command, k):
     """The command with its comment dropped; a training run (a script's, not sampling) made 20 * k iterations
     long (so that each run ends after the one before it), and every script's model made small."""
     command = re.sub(r'\s+# .*$', '', command)
-    if not re.match(r'python (min_char_rnn|rnn3)\.py', command) or '--help' in command:
+    if not re.match(r'python (min_char_rnn|rnn3|lstm|gru)\.py', command) or '--help' in command:
         return command
     command = re.sub(r' --hidden_size=\d+', '', command) + ' --hidden_size=6 --sample_length=20'
     if not re.search(r'--(generate|lines)=', command):
@@ -39,7 +39,7 @@ def trains(command, k, trained):
     """For a training command (the k-th run): refuse one that trains again what an earlier one trained (the same
     script and settings, a resume aside); the quick start model's iterations if it trains that model, else None."""
     command = re.sub(r'\s+# .*$', '', command)
-    if not re.match(r'python (min_char_rnn|rnn3)\.py', command) or re.search(r'--(generate|lines|help)', command):
+    if not re.match(r'python (min_char_rnn|rnn3|lstm|gru)\.py', command) or re.search(r'--(generate|lines|help)', command):
         return None
     script, args = command.split()[1], command.split()[2:]
     settings = tuple(sorted(a for a in args if not a.startswith(('--checkpoint_path=', '--max_iters='))))
