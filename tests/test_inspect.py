@@ -8,11 +8,13 @@ import shutil
 import subprocess
 import sys
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
-from common import (ROOT, SCRIPTS, harness, TEXT, load_tool, oracle_step, random_model, run_script, small_args,
-                    zero_state_of)
+from common import (ROOT, SCRIPTS, harness, TEXT, load_tool, oracle_step, random_model, rewrite_record, run_script,
+                    small_args, zero_state_of)
 
 TOOL = os.path.join(ROOT, 'tools', 'inspect_text.py')
 SIZES = {'min_char_rnn.py': ['--hidden_size=6'], 'rnn3.py': ['--hidden_size=5', '--num_layers=2'],
@@ -164,6 +166,7 @@ def test_the_page_grows_with_what_it_offers_not_with_every_unit(tmp_path):
 
 @pytest.mark.parametrize('args, message', [(['missing.npz'], 'no checkpoint at missing.npz'),
                                            (['CK', '--chars=100000'], '--chars must be a whole number'),
+                                           (['CK', '--chars=1'], '--chars must be a whole number from 2'),
                                            (['CK', '--chars=5000'], 'has'),
                                            (['CK', 'QUIZ'], "which is not in the model's vocabulary"),
                                            (['CK', '--width=3'], 'unknown option')])
@@ -258,3 +261,53 @@ def test_text_keeps_a_contrast_of_4_5_to_1_on_every_shade(rnn3_page, tmp_path):
     for path, address in ((page, '#p'), (page, '#2:3'), (strong, '#2:0'), (strong, '#p')):
         colours = shades(browser_dom(path, tmp_path, address))
         assert len(colours) == 60 and min(contrast_with_black(*c) for c in colours) >= 4.5, (path, address)
+
+
+def test_out_writes_only_a_page_of_its_own_never_the_model_a_users_file_or_through_a_link(trained, tmp_path):
+    ck = trained['min_char_rnn.py']
+    model = ck.read_bytes()
+    (tmp_path / 'notes.html').write_text('my notes')
+    os.symlink(ck, tmp_path / 'link.html')
+    for out, words in [(ck, 'is the page to write (a .html file)'), (tmp_path / 'notes.html', 'is not a page of'),
+                       (tmp_path / 'link.html', 'is a link')]:
+        r = subprocess.run([sys.executable, TOOL, str(ck), '--chars=50', f'--out={out}'], capture_output=True, text=True)
+        last = r.stderr.strip().splitlines()[-1]
+        assert r.returncode == 1 and words in last and last.startswith('inspect_text.py: error: '), r.stderr
+    assert ck.read_bytes() == model and (tmp_path / 'notes.html').read_text() == 'my notes'
+    for chars in ('50', '60'):                    # its own page, written again
+        r = subprocess.run([sys.executable, TOOL, str(ck), f'--chars={chars}', f'--out={tmp_path / "p.html"}'],
+                           capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+    assert (tmp_path / 'p.html').read_text(encoding='utf-8').count('<span title=') == 60
+
+
+def test_the_units_listed_are_the_strongest_whatever_the_sign_of_their_correlation():
+    """A unit that falls as a property rises is as related to it as one that rises with it."""
+    rng = np.random.default_rng(2)
+    prop = (np.arange(200) % 7 == 0).astype(float)
+    acts = rng.normal(0, 0.3, (1, 200, 6))
+    acts[0, :, 4] = -prop + rng.normal(0, 0.05, 200)       # against it, strongly
+    acts[0, :, 1] = 0.5 * prop + rng.normal(0, 0.3, 200)   # with it, weakly
+    [(l, u, r), (_, u2, r2), _] = tool().best_units(acts, {'p': prop})['p']
+    assert (l, u) == (0, 4) and r < -0.9 and u2 == 1 and 0 < r2 < abs(r)
+
+
+def test_the_text_a_tool_reads_by_default_is_the_held_out_tail_training_never_saw(tmp_path):
+    text = ''.join(chr(97 + i % 26) for i in range(1000))
+    (tmp_path / 't.txt').write_text(text)
+    cli = load_tool('cli.py')
+    run = SimpleNamespace(config={'input_file': str(tmp_path / 't.txt'), 'val_fraction': 0.1})
+    assert cli.read_text(run, None, 60) == text[900:960]
+    run.config['val_fraction'] = 0.0
+    assert cli.read_text(run, None, 60) == text[:60]
+
+
+def test_a_tool_refuses_a_checkpoint_whose_record_names_a_file_that_is_not_a_model_script(trained, tmp_path):
+    for script in ('harness.py', 'tools/cli.py', '../x.py'):
+        ck = tmp_path / 'ck.npz'
+        ck.write_bytes(trained['min_char_rnn.py'].read_bytes())
+        rewrite_record(ck, script=script)
+        r = subprocess.run([sys.executable, TOOL, str(ck), f'--out={tmp_path / "p.html"}'], capture_output=True,
+                           text=True)
+        assert r.returncode == 1 and 'which is not a script beside harness.py' in r.stderr.strip().splitlines()[-1]
+        assert not (tmp_path / 'p.html').exists()

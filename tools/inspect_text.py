@@ -12,7 +12,8 @@ activation follows it best, by the absolute correlation over the text; a click o
 text by it, as does the menu, which offers those units and every unit of layer --layer (the top one by
 default; lstm.py's state has two: layer 1 is h, the default, layer 2 the cell state c); the address (#p, or
 #layer:unit) follows the choice, and the page follows the address. A click on a character shows what
-hovering shows. The page needs no network and no other file.
+hovering shows. The page needs no network and no other file. --out (page.html by default) is a .html name
+that is free or holds an earlier page of this tool: any other file, or a link, is refused, never written.
 
 Its size grows with the text and the units it offers: each unit takes half a byte a character (4/3 of that
 in base64), and each character about 100 bytes more (its probability and top five): 3 x 512 (512 + 9 units)
@@ -21,6 +22,7 @@ on 1,000 characters is about 0.45 MB, on 10,000 about 4.5 MB; 1 x 100 on 1,000, 
 import base64
 import html
 import json
+import os
 import sys
 
 import numpy as np
@@ -28,6 +30,7 @@ import numpy as np
 from cli import fail, forward_pieces, harness, parse, read_text
 
 MAX_CHARS = 20000
+GENERATOR = '<meta name="generator" content="tools/inspect_text.py">'   # how a page of this tool is known
 ROWS = {'lstm.py': ['Layer 1 (h)', 'Layer 2 (c, the cell state)']}   # the LSTM's state: its rows, h and c
 
 
@@ -81,7 +84,7 @@ def best_units(acts, props, k=3):
 
 
 PAGE = """<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>%(title)s</title><style>
+<html><head><meta charset="utf-8"><meta name="generator" content="tools/inspect_text.py"><title>%(title)s</title><style>
 body { font-family: sans-serif; margin: 1.5em; } pre { font: 14px/1.5 monospace; white-space: pre-wrap; }
 pre span { border-radius: 2px; cursor: pointer; } table { border-collapse: collapse; margin: .5em 0; }
 td, th { padding: 2px 8px; border-bottom: 1px solid #ddd; text-align: left; } tr.unit { cursor: pointer; }
@@ -160,8 +163,27 @@ def page(title, text, probs, top, acts, best, layer, names):
                        acts=base64.b64encode((q[0::2] << 4 | q[1::2]).astype(np.uint8).tobytes()).decode())
 
 
+def page_path(out):
+    """out, if the page may be written there: a .html name, not a link, and no file yet or a page of this tool's
+    (a tool writes only files it makes: never the model, the text or anything else it is pointed at)."""
+    if not out.lower().endswith(('.html', '.htm')):
+        fail(f'--out is the page to write (a .html file), got {out!r}')
+    if os.path.islink(out):
+        fail(f'--out={out} is a link: give the page a name of its own')
+    if os.path.exists(out):
+        try:
+            with open(out, 'rb') as f:
+                mine = GENERATOR.encode() in f.read(300)
+        except OSError as e:
+            fail(f'cannot read {out}: {e.strerror}')
+        if not mine:
+            fail(f'{out} exists and is not a page of inspect_text.py: move it, or give another --out')
+    return out
+
+
 def main(argv):
     opts, files = parse(argv, ('chars', 'out', 'layer'), __doc__)
+    out = page_path(opts.get('out', 'page.html'))
     if not 1 <= len(files) <= 2:
         fail('give CHECKPOINT [TEXT_FILE] (see --help)')
     try:
@@ -182,11 +204,11 @@ def main(argv):
     text = read_text(run, files[1] if len(files) > 1 else None, n)
     probs, top, acts = inspect(m, run.params, run.chars, text)
     best = best_units(acts, properties(text))
-    out = opts.get('out', 'page.html')
     title = (f"{run.script} ({acts.shape[0]} x {acts.shape[2]}), iteration {run.n:,}, "
              f"on {len(text):,} characters")
     try:
-        with open(out, 'w', encoding='utf-8') as f:
+        with open(os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, 'O_NOFOLLOW', 0), 0o666), 'w',
+                  encoding='utf-8') as f:
             f.write(page(title, text, probs, top, acts, best, layer, names))
     except OSError as e:
         fail(f'cannot write {out}: {e.strerror}')
