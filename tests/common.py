@@ -16,6 +16,7 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPTS = ['min_char_rnn.py', 'rnn3.py', 'lstm.py', 'gru.py']
 GATED = {'lstm.py': 'oracle_lstm', 'gru.py': 'oracle_gru'}   # the cells of Section VI-A, their oracles
+GATES = {'lstm.py': 4, 'gru.py': 3}   # blocks of H rows a gated cell stacks in Wxh, Whh, bh (the tanh cell: 1)
 HARNESS = SCRIPTS[:2]   # for what harness.py alone does (files, records, errors): the gated scripts share it line for line
 sys.path.insert(0, ROOT)                         # the scripts import harness.py from beside them
 import harness  # noqa: E402
@@ -157,12 +158,17 @@ def sigm(x):
     return 1 / (1 + np.exp(-x))
 
 
+def gate_blocks(names, Wxh, Whh, bh):
+    """Each gate's own block of H rows of Wxh, Whh and bh (bh as a column), by the gate's name."""
+    H = Whh.shape[1]
+    cut = lambda W: {k: W[j * H:(j + 1) * H] for j, k in enumerate(names)}
+    return cut(Wxh), cut(Whh), {k: v.reshape(-1, 1) for k, v in cut(bh).items()}
+
+
 def oracle_lstm(inputs, targets, hprev, Wxh, Whh, Why, bh, by):
     """LSTM with a forget gate (Gers et al. 2000): loss, [dWxh, dWhh, dWhy, dbh, dby], (h_{T-1}, c_{T-1})."""
     H, V = Whh.shape[1], Why.shape[0]
-    Wx = {k: Wxh[j * H:(j + 1) * H] for j, k in enumerate('ifog')}
-    Wh = {k: Whh[j * H:(j + 1) * H] for j, k in enumerate('ifog')}
-    b = {k: bh[j * H:(j + 1) * H].reshape(-1, 1) for j, k in enumerate('ifog')}
+    Wx, Wh, b = gate_blocks('ifog', Wxh, Whh, bh)
     by = by.reshape(-1, 1)
     xs, hs, cs, gs, ps, loss = {}, {-1: hprev[0].reshape(-1, 1)}, {-1: hprev[1].reshape(-1, 1)}, {}, {}, 0
     for t in range(len(inputs)):
@@ -195,17 +201,14 @@ def oracle_lstm(inputs, targets, hprev, Wxh, Whh, Why, bh, by):
             db[k] += draw[k]
             dhnext += np.dot(Wh[k].T, draw[k])
         dcnext = dc * f
-    join = lambda d: np.concatenate([d[k] for k in 'ifog'])
-    T = len(inputs) - 1
-    return loss, [join(dWx), join(dWh), dWhy, join(db).ravel(), dby.ravel()], np.array([hs[T].ravel(), cs[T].ravel()])
+    T, grads = len(inputs) - 1, [np.concatenate([d[k] for k in 'ifog']) for d in (dWx, dWh, db)]
+    return loss, [grads[0], grads[1], dWhy, grads[2].ravel(), dby.ravel()], np.array([hs[T].ravel(), cs[T].ravel()])
 
 
 def oracle_gru(inputs, targets, hprev, Wxh, Whh, Why, bh, by):
     """GRU (Cho et al. 2014): loss, [dWxh, dWhh, dWhy, dbh, dby], h_{T-1}."""
     H, V = Whh.shape[1], Why.shape[0]
-    Wx = {k: Wxh[j * H:(j + 1) * H] for j, k in enumerate('rzg')}
-    Wh = {k: Whh[j * H:(j + 1) * H] for j, k in enumerate('rzg')}
-    b = {k: bh[j * H:(j + 1) * H].reshape(-1, 1) for j, k in enumerate('rzg')}
+    Wx, Wh, b = gate_blocks('rzg', Wxh, Whh, bh)
     by = by.reshape(-1, 1)
     xs, hs, gs, ps, loss = {}, {-1: hprev.reshape(-1, 1)}, {}, {}, 0
     for t in range(len(inputs)):
@@ -238,8 +241,8 @@ def oracle_gru(inputs, targets, hprev, Wxh, Whh, Why, bh, by):
             db[k] += draw[k]
             if k != 'g':
                 dhnext += np.dot(Wh[k].T, draw[k])
-    join = lambda d: np.concatenate([d[k] for k in 'rzg'])
-    return loss, [join(dWx), join(dWh), dWhy, join(db).ravel(), dby.ravel()], hs[len(inputs) - 1].ravel()
+    grads = [np.concatenate([d[k] for k in 'rzg']) for d in (dWx, dWh, db)]
+    return loss, [grads[0], grads[1], dWhy, grads[2].ravel(), dby.ravel()], hs[len(inputs) - 1].ravel()
 
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from common import (ROOT, harness, SCRIPTS, TEXT, assert_clean_error, ck_meta, edited_script, load_script, run_main, loss_lines, run_path, run_script,
-                    script_params, small_args, start_script, write_text, SMALL, HARNESS)
+                    script_params, small_args, start_script, write_text, SMALL, HARNESS, GATES)
 
 SMALL_TOP = {'min_char_rnn.py': {'hidden_size': 12}, 'rnn3.py': {'hidden_size': 10, 'num_layers': 2},
              'lstm.py': {'hidden_size': 8}, 'gru.py': {'hidden_size': 9}}
@@ -29,7 +29,7 @@ def whh_shape(path, script):
     """Whh's shape, a gated cell's per gate (it stacks a block of H rows for each)."""
     with np.load(path, allow_pickle=False) as ck:
         rows, cols = ck['Whh'].shape
-    return rows // {'lstm.py': 4, 'gru.py': 3}.get(script, 1), cols
+    return rows // GATES.get(script, 1), cols
 
 
 def digest(path):
@@ -368,7 +368,7 @@ def test_what_runs_and_its_progress_go_to_stderr_and_stdout_stays_the_papers_tra
     assert err[0] == f'{script}: data has {n_chars} characters, {vocab} unique.'
     m = load_script(script)
     H, L, V = int(SMALL[script][0].split('=')[1]), 3 if script == 'rnn3.py' else 1, vocab
-    gates = {'lstm.py': 4, 'gru.py': 3}.get(script, 1)       # blocks of H rows in Wxh, Whh, bh
+    gates = GATES.get(script, 1)
     size = gates * H * (V + H + 1) + V * (H + 1) if L == 1 else H * V + (2 * L - 1) * H * H + L * H + V * H + V
     top = float(re.search(r'^learning_rate = (\S+)', open(os.path.join(ROOT, script)).read(), re.M).group(1))
     assert f'{size:,} parameters' in err[1] and 'learning_rate=0.05' in err[1] and m.learning_rate == top != 0.05

@@ -27,9 +27,9 @@ WARM_UP = 50                                     # steps from the zero state bef
 def backward(m, params, codes, ts, K):
     """For k = 0..K, yield the list over layers (bottom first) of dJ_t/dh^l_{t-k}, one row per t in ts: the
     total derivative, through layer l at t-k+1 and the layers above at t-k. A gated cell: its own backward."""
-    gates = m.shapes(len(params[-1]))['Whh'][0] // m.hidden_size   # blocks of H rows: 4 LSTM, 3 GRU, 1 tanh
-    if gates > 1:
-        yield from (backward_lstm if gates == 4 else backward_gru)(m, params, codes, ts, K)
+    gated = {4: backward_lstm, 3: backward_gru}.get(gates(m, len(params[-1])))
+    if gated:
+        yield from gated(m, params, codes, ts, K)
         return
     Wxh, Whh, Why = split(m, params)
     hs, dy = states(m, params, codes, ts)
@@ -44,6 +44,11 @@ def backward(m, params, codes, ts, K):
                 g[l - 1] += dhraw[l].dot(Wxh[l])  # into the layer below, same step
         yield [x.copy() for x in g]
         g = [d.dot(W) for d, W in zip(dhraw, Whh)]   # to step t-k-1
+
+
+def gates(m, vocab_size):
+    """The blocks of H rows the script's cell stacks in Whh: 4 (lstm.py), 3 (gru.py), 1 (the tanh layers)."""
+    return m.shapes(vocab_size)['Whh'][0] // m.hidden_size
 
 
 def states(m, params, codes, ts):
@@ -144,7 +149,7 @@ def main(argv):
         codes = np.array([ix[ch] for ch in text])
         ts = positions(len(codes), K, count)
         r = reach(m, params, codes, ts, K)
-        L, lstm = r.shape[1], m.shapes(len(vocab))['Whh'][0] == 4 * m.hidden_size
+        L, lstm = r.shape[1], gates(m, len(vocab)) == 4
         names = ['h', 'c'] if lstm else [f'layer {l + 1}' for l in range(L)]   # lstm.py: h, and the cell state
         label = f"{run.script} ({1 if lstm else L} x {m.hidden_size}), iteration {run.n:,}"
         print(f'{path}: {label}; {len(ts)} positions in the first {len(codes):,} characters of '
