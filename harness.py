@@ -1,18 +1,14 @@
-"""What the paper does not have, once for every script: settings (the blocks at the top, a checkpoint's
-record, the command line), the run's files (checkpoint, loss log, lock), signals, held-out loss, progress,
-names (per_line), sampling a saved model. A script ends in harness.main(sys.modules[__name__]), which sets
-its settings, then runs its train(run) (calling start_run, held_out, log_row, save_checkpoint, finish)."""
+"""All the paper does not have, once for every script; each ends in harness.main(sys.modules[__name__])."""
 import os, sys
 if not {'OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS'} & set(os.environ):
     os.environ.update(OPENBLAS_NUM_THREADS='1', MKL_NUM_THREADS='1')   # before NumPy loads (README, Speed)
 try:
     import ast, contextlib, difflib, errno, functools, glob, hashlib, importlib.util, io, json, math
-    import re, signal, stat, time, tokenize, zipfile
+    import re, signal, stat, time, tokenize, types, zipfile
     try:
         import fcntl                             # POSIX (Linux, macOS): the lock is flock's
     except ImportError:
         fcntl, msvcrt = None, importlib.import_module('msvcrt')   # Windows: msvcrt.locking
-    from types import SimpleNamespace
     import numpy as np
 except KeyboardInterrupt:                          # Ctrl-C while NumPy loads: quiet, as later
     sys.exit(130)
@@ -53,6 +49,7 @@ STATE = ['n', 'p', 'smooth_loss', 'elapsed', 'val_loss', 'val_iter', 'chars', 't
 SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGALRM', 'SIGXCPU']   # they save
 SIGPIPE = getattr(signal, 'SIGPIPE', 13)         # a closed pipe exits with 128 + this (Windows has none)
 NOFOLLOW = getattr(os, 'O_NOFOLLOW', 0)          # never through a link (Windows has no flag for it)
+NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | NOFOLLOW   # a file this run makes, never one that is there
 prog = ''                                        # whose messages these are: the script run, or the tool
 stop = []                                        # signals, and an output gone, that ask a run to stop
 
@@ -71,9 +68,8 @@ def printable(text):
     """text with control characters escaped: a path or a crafted record cannot drive the terminal."""
     return ''.join(c if c.isprintable() else c.encode('unicode_escape').decode() for c in text)
 
-def say(text, stream=None):
-    """Print to stdout (or stream); if it has gone (`| head`, a closed terminal), stop as Ctrl-C does."""
-    stream = stream or sys.stdout
+def say(text, stream):
+    """Print to stream (stdout, stderr); if it has gone (`| head`, a closed terminal), stop as Ctrl-C does."""
     try:
         print(text, file=stream, flush=True)
     except OSError:
@@ -82,11 +78,8 @@ def say(text, stream=None):
 
 # settings: the block at the top of the script, a checkpoint's record, the command line; checked, set once
 def read_block(module):
-    """The block at the top of a script (or of this file), for --help and the names of its settings, in its
-    order: ('', name, comment) for each name it assigns, (heading, '', '') for a comment alone on its line,
-    unless it is an assignment commented out. Its values are the module's, not read here."""
-    path = module.__file__
-    block = open(path, encoding='utf-8').read().split(RULE)[1]
+    """A block of settings in order: ('', name, comment) an assignment, (heading, '', '') a comment line."""
+    path, block = module.__file__, open(module.__file__, encoding='utf-8').read().split(RULE)[1]
     try:
         tokens = list(tokenize.generate_tokens(io.StringIO(block).readline))
         nodes = [node for node in ast.parse(block).body if isinstance(node, ast.Assign)]
@@ -132,8 +125,7 @@ def check(name, value, where, kind):
     return value
 
 def settings(m, argv, run):
-    """Each setting from the block at the top of script m, then (resuming or sampling) the checkpoint's
-    record, then the command line: checked, then set in m once. A training run first locks its checkpoint."""
+    """Settings from script m's block, the checkpoint's record (resuming, sampling), the command line."""
     here, run.script = sys.modules[__name__], os.path.basename(m.__file__)
     blocks = [(m, read_block(m)), (here, read_block(here))]   # the script's settings, then the run options
     own = [name for _, name, _ in blocks[0][1] if name]
@@ -164,11 +156,10 @@ def settings(m, argv, run):
     run.path = os.path.realpath(path)            # the files by their real path, whatever links lead there
     run.log_path, run.lock_path = os.path.splitext(run.path)[0] + '.csv', run.path + '.lock'
     if not sampling:
-        lock(run, path)
+        lock(run, path, config['max_iters'], resuming)
     record = load_checkpoint(run, path) if resuming or sampling else {}
-    for k in MODEL:
-        if k in given and k in record and given[k] != record[k]:
-            fail(f'checkpoint {path} has {k}={record[k]}, not {given[k]}')
+    for k in (k for k in MODEL if k in given and k in record and given[k] != record[k]):
+        fail(f'checkpoint {path} has {k}={record[k]}, not {given[k]}')
     adopt = {k: check(k, v, f'{k} in {path}', kinds[k]) for k, v in record.items() if k in config
              and k not in given and k not in ACTIONS and (resuming or k in MODEL + ['dtype'])}
     changed = [f'{k}={v}' for k, v in adopt.items() if v != config[k]]
@@ -183,13 +174,21 @@ def settings(m, argv, run):
              f'top of {run.script}: {", ".join(changed)}' if changed else ''))
 
 # run files: the lock, the checkpoint (read, checked, written whole) and the loss log beside it
-def lock(run, path):
-    """Lock the checkpoint's real path + .lock while the run lasts (the system drops the lock when the process
-    ends, even by kill -9): a second run on it, by any name, is refused. A killed run's *.tmp files go."""
+def lock(run, path, max_iters=1, resuming=False):
+    """Lock the checkpoint's real path + .lock while the run lasts (gone at exit); check the names used."""
     os.makedirs(os.path.dirname(run.path), exist_ok=True)
+    if {os.open, os.stat, os.rename, os.unlink} <= os.supports_dir_fd:   # the folder itself, moved or not
+        run.dir = os.open(os.path.dirname(run.path), os.O_RDONLY)
     while run.lock is None:
         fd = os.open(run.lock_path, os.O_RDWR | os.O_CREAT | NOFOLLOW, 0o644)
-        if not take_lock(fd):
+        try:
+            if fcntl:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            else:                                # Windows
+                msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        except OSError as e:                     # held: BlockingIOError; Windows: EACCES or EDEADLOCK
+            if not isinstance(e, BlockingIOError) and e.errno not in (errno.EACCES, errno.EDEADLK):
+                raise
             fail(f'{path} is in use by another run: let it end, or give this one another --checkpoint_path')
         if os.path.exists(run.lock_path) and os.path.samestat(os.fstat(fd), os.stat(run.lock_path)):
             run.lock = fd                        # else the run before removed it as it ended: lock anew
@@ -199,27 +198,30 @@ def lock(run, path):
         first = f.readline(len(HEADER) + 2)      # only a loss log (one cut short too), never a user's .csv
         if first.rstrip(b'\r\n') not in map(str.encode, HEADERS) and not HEADER.encode().startswith(first):
             fail(f"{run.log_path} is not {run.script}'s loss log: move it, or give another --checkpoint_path")
-
-def take_lock(fd):
-    """Whether this process now holds the lock of the open file fd (flock; on Windows, msvcrt.locking)."""
+    probe = kept_name(run.path, f'iter{max_iters}-{"0" * 8}-{"0" * 6}', 99)   # the longest (.csv's too)
     try:
-        if fcntl:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        else:
-            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-    except OSError as e:                         # held: BlockingIOError; Windows: EACCES or EDEADLOCK
-        if isinstance(e, BlockingIOError) or e.errno in (errno.EACCES, errno.EDEADLK):
-            return False
-        raise
-    return True
+        with contextlib.suppress(FileExistsError):   # a name in use is one the folder takes
+            os.close(os.open(probe, NEW, 0o600))
+            os.remove(probe)
+    except OSError as e:
+        fail(f'cannot write {probe}: {e.strerror}; give a shorter --checkpoint_path')
+    if os.path.islink(path) and not os.path.exists(run.path):
+        fail(f'{path} is a link to nothing ({run.path}): remove it, or give another --checkpoint_path')
+    if resuming and os.path.isfile(run.path) and os.stat(run.path).st_nlink > 1:
+        fail(f'{path} has another name (a hard link): copy it (cp) and resume the copy')
+
+def kept_name(f, tag, k):
+    """The name file f of an earlier run is kept under: a.npz as a.<tag>.npz (a.<tag>-<k>.npz if k)."""
+    return '{0}.{2}{3}{1}'.format(*os.path.splitext(f), tag, f'-{k}' if k else '')   # stem, ext, tag, k
 
 def member(z, name, ok):
-    """Array name of the open checkpoint z, read only once its header's shape and dtype pass ok."""
-    with z.open(name + '.npy') as f:
-        header = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
-        shape, _, dtype = header[np.lib.format.read_magic(f)](f)
-    need(not dtype.hasobject and ok(shape, dtype), f'its {name} is damaged')
-    with z.open(name + '.npy') as f:
+    """Array name of open checkpoint z, once its header passes ok and its size fits its member and file."""
+    info = z.getinfo(name + '.npy')
+    with z.open(info) as f:
+        shape, _, dtype = getattr(np.lib.format, 'read_array_header_%d_%d' % np.lib.format.read_magic(f))(f)
+        fits = math.prod(shape) * dtype.itemsize <= info.file_size <= os.fstat(z.fp.fileno()).st_size
+        need(not dtype.hasobject and ok(shape, dtype) and fits, f'its {name} is damaged')
+        f.seek(0)
         return np.lib.format.read_array(f, allow_pickle=False)
 
 def load_checkpoint(run, path):
@@ -228,8 +230,7 @@ def load_checkpoint(run, path):
     real = lambda v: type(v) in (int, float) and math.isfinite(v)
     try:
         with zipfile.ZipFile(path) as z:
-            meta = json.loads(str(member(z, 'meta', lambda shape, dtype: shape == () and dtype.kind == 'U'
-                                         and dtype.itemsize <= 2**26)))
+            meta = json.loads(str(member(z, 'meta', lambda shape, dtype: shape == () and dtype.kind == 'U')))
         meta = dict(val_loss=None, val_iter=None, text_sha256=None, input_path=None) | meta
         need(meta['script'] == (run.script or meta['script']), f"it was written by {meta['script']}")
         for k, ok in dict(n=whole, p=whole, smooth_loss=real, elapsed=real, config=lambda v: type(v) is dict,
@@ -249,28 +250,30 @@ def load_checkpoint(run, path):
 def restore(run):
     """Weights, Adagrad's memory, hprev and log rows from the checkpoint, each read once its header fits."""
     m, V, path, log = run.m, len(run.chars), run.m.checkpoint_path, None   # log: none in an old checkpoint
+    fits_memory(m, V)                            # before anything of that size is made
     want = dict(m.shapes(V), **{'m' + k: s for k, s in m.shapes(V).items()}, hprev=m.zero_state().shape)
-    fits_memory(m, V)
     try:
         with zipfile.ZipFile(path) as z:
             arrays = {k: member(z, k, lambda shape, dtype, s=s: shape == s and dtype.kind == 'f')
                       for k, s in want.items()}
-            if 'log.npy' in z.namelist():        # at most a row an iteration, and the closing one
-                log = member(z, 'log', lambda shape, dtype: dtype == np.uint8 and len(shape) == 1
-                             and shape[0] <= 200 * (run.n + 2)).tobytes().decode('utf-8').split('\n')
+            if 'log.npy' in z.namelist():
+                log = member(z, 'log', lambda shape, dtype: dtype == np.uint8 and len(shape) == 1).tobytes()
+                log = log.decode('utf-8').split('\n')
                 need(log[0] in HEADERS and log[-1] == '', 'its log is damaged')
     except Exception as e:
         fail(f'{path} is not a usable {run.script} checkpoint ({type(e).__name__}: {e})')
     run.theta, run.mem = (np.concatenate([arrays[pre + k].ravel() for k in m.shapes(V)]).astype(m.dtype)
                           for pre in ('', 'm'))
-    run.hprev, on_disk = arrays['hprev'].astype(m.dtype), []
-    with contextlib.suppress(OSError, UnicodeDecodeError):
-        on_disk = open(run.log_path, encoding='utf-8').read().splitlines()[1:]
-    rows = log[1:-1] if log else [row for row in on_disk if row.split(',')[0].isdigit()   # a checkpoint from
-                                  and int(row.split(',')[0]) < run.n]   # before the log was kept in it
+    run.hprev, rows, on_disk = arrays['hprev'].astype(m.dtype), log and log[1:-1], 0
+    with contextlib.suppress(OSError), open(run.log_path, 'rb') if m.resume or not log else io.BytesIO() as f:
+        if not log:                              # a checkpoint from before the log was kept in it: the rows
+            rows = [row for row in f.read(200 * (run.n + 2)).decode('utf-8', 'replace').splitlines()[1:]
+                    if row.split(',')[0].isdigit() and int(row.split(',')[0]) < run.n]   # before its iter.
+        f.seek(0)
+        on_disk = sum(piece.count(b'\n') for piece in iter(lambda: f.read(2**20), b'')) - 1   # rows
     run.rows = [row + ',' * (HEADER.count(',') - row.count(',')) for row in rows]   # older logs' rows
-    if len(on_disk) > len(run.rows) and m.resume:
-        note(f'loss log {run.log_path}: {len(on_disk) - len(run.rows)} rows written after its checkpoint '
+    if on_disk > len(run.rows) and m.resume:
+        note(f'loss log {run.log_path}: {on_disk - len(run.rows)} rows written after its checkpoint '
              f'(iteration {run.n}) are dropped')
 
 def keep_earlier_run(run):
@@ -278,46 +281,67 @@ def keep_earlier_run(run):
     old = [f for f in (run.path, run.log_path) if os.path.lexists(f)]
     if not old:
         return
-    earlier = SimpleNamespace(n=None, script=run.script)
+    earlier = types.SimpleNamespace(n=None, script=run.script)
     if run.path in old:
         load_checkpoint(earlier, run.m.checkpoint_path)   # and refuse a file that is not this script's
-    stamp = time.strftime('%Y%m%d-%H%M%S', time.localtime(os.path.getmtime(old[0])))
+    stamp = time.strftime('%Y%m%d-%H%M%S', time.localtime(os.lstat(old[0]).st_mtime))
     tag = ('' if earlier.n is None else f'iter{earlier.n}-') + stamp
-    new = lambda f, k: '{0}.{2}{3}{1}'.format(*os.path.splitext(f), tag, f'-{k}' if k else '')
-    k = 0
-    while any(os.path.lexists(new(f, k)) for f in old):
-        k += 1
-    for f in old:
-        os.rename(f, new(f, k))
-    note(f"earlier run kept as {' and '.join(new(f, k) for f in old)}; this is a new run "
+    k = next(k for k in range(2**20) if not any(os.path.lexists(kept_name(f, tag, k)) for f in old))   # free
+    for f in reversed(old):                      # the log first: a stop between leaves the pair to keep again
+        os.rename(f, kept_name(f, tag, k))
+    note(f"earlier run kept as {' and '.join(kept_name(f, tag, k) for f in old)}; this is a new run "
          '(--resume=True continues one)')
 
 def save_checkpoint(run):
-    """The checkpoint (the paper's arrays, Adagrad's memory as 'm' + name, hprev, the record, the log), then
-    the log: each written to a new file with the earlier one's mode, renamed over it: it stays whole."""
+    """The checkpoint (arrays, Adagrad's 'm' + name, hprev, record, log), then the log: each renamed whole."""
+    follow_folder(run)
     m, V = run.m, len(run.chars)
     meta = dict({k: getattr(run, k) for k in STATE}, script=run.script, smooth_loss=float(run.smooth_loss),
-                elapsed=seconds(run), rng=run.rng.bit_generator.state,
+                elapsed=run.elapsed + time.time() - run.t0, rng=run.rng.bit_generator.state,
                 config={k: getattr(m, k) for k in run.keys})
     log = np.frombuffer('\n'.join([HEADER, *run.rows, '']).encode('utf-8'), np.uint8)   # the .csv, in it too
     arrays = dict(zip(m.shapes(V), m.unflatten(run.theta, V)), hprev=run.hprev, log=log,
                   meta=np.array(json.dumps(meta)))
     arrays.update(('m' + k, x) for k, x in zip(m.shapes(V), m.unflatten(run.mem, V)))
     for path, write in [(run.path, lambda f: np.savez(f, **arrays)), (run.log_path, lambda f: f.write(log))]:
-        tmp, f = f'{path}.{os.urandom(6).hex()}.tmp', None
+        name = os.path.basename(path) if run.dir is not None else path   # in the run's folder, moved or not
+        tmp, f, there = f'{name}.{os.urandom(6).hex()}.tmp', None, {'dir_fd': run.dir}
         try:
-            with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | NOFOLLOW, 0o666), 'wb') as f:
-                with contextlib.suppress(FileNotFoundError, AttributeError):   # Windows: no fchmod, no modes
-                    os.fchmod(f.fileno(), stat.S_IMODE(os.stat(path).st_mode))
+            with open(os.open(tmp, NEW, 0o666, **there), 'wb') as f:
+                with contextlib.suppress(FileNotFoundError, AttributeError):   # Windows: no fchmod, no owners
+                    was = os.stat(name, **there)
+                    os.fchmod(f.fileno(), stat.S_IMODE(was.st_mode))
+                    with contextlib.suppress(PermissionError):   # the owner too, where this process may
+                        os.fchown(f.fileno(), was.st_uid, was.st_gid)
                 write(f)
                 f.flush()
                 os.fsync(f.fileno())
-            os.replace(tmp, path)
+            os.replace(tmp, name, src_dir_fd=run.dir, dst_dir_fd=run.dir)
         except OSError as e:
             if f:                                # a file this run made (not one planted at its name)
                 with contextlib.suppress(OSError):
-                    os.remove(tmp)
-            fail(f'cannot write {path}: {e.strerror}; the previous one is untouched')
+                    os.remove(tmp, **there)
+            kept = 'the previous one is untouched' if os.path.lexists(path) else 'nothing is saved'
+            fail(f'cannot write {path}: {e.strerror}; {kept}')
+
+def follow_folder(run):
+    """A moved folder: save in it where it is now; a removed one: a new one at its name, under new names."""
+    with contextlib.suppress(OSError):
+        if run.dir is None or os.path.samestat(os.fstat(run.dir), os.stat(os.path.dirname(run.path))):
+            return
+    folder, name, was = None, os.path.basename(run.path), run.m.checkpoint_path
+    with contextlib.suppress(OSError, AttributeError):   # where it is now, if the system says (Linux, macOS)
+        folder = os.readlink(f'/proc/self/fd/{run.dir}') if os.path.isdir('/proc/self/fd') else \
+            os.fsdecode(fcntl.fcntl(run.dir, fcntl.F_GETPATH, bytes(1024)).split(b'\0')[0])
+    if os.fstat(run.dir).st_nlink == 0:          # removed
+        folder, name = os.path.dirname(run.path), kept_name(name, f'pid{os.getpid()}', 0)
+        os.makedirs(folder, exist_ok=True)
+        os.close(run.dir)
+        run.dir = os.open(folder, os.O_RDONLY)
+    if folder:                                   # the run's names, its record and its closing line follow
+        run.path = run.m.checkpoint_path = os.path.join(folder, name)
+        run.log_path, run.lock_path = os.path.splitext(run.path)[0] + '.csv', run.path + '.lock'
+    note(f'the folder of {was} was moved or removed: this run saves as {run.path if folder else name}')
 
 # the run: its data and weights, signals, held-out loss, the log's rows and progress, the end
 def start_run(run):
@@ -325,6 +349,10 @@ def start_run(run):
     m, found = run.m, getattr(run, 'input_path', None)   # a resume from another folder: the text it read
     same = m.resume and m.input_file == run.config['input_file'] and not os.path.exists(m.input_file)
     run.input_path = found if same and found else os.path.abspath(m.input_file)
+    text = os.stat(run.input_path)               # missing: main's line; a device's, a FIFO's: never read
+    if not stat.S_ISREG(text.st_mode):
+        fail(f'cannot read input file {m.input_file} ({run.input_path}): a folder, a device or a pipe')
+    fits_memory(m, 1, text.st_size)              # before it is read
     data, chars = m.load_data(run.input_path)
     note(f'data has {len(data)} characters, {len(chars) if len(data) else 0} unique.')
     text_sha256, V = hashlib.sha256(data.tobytes()).hexdigest(), len(chars)
@@ -341,39 +369,33 @@ def start_run(run):
         fail(f'--val_fraction={m.val_fraction} leaves {len(run.data)} '
              f'{"lines" if m.per_line else "characters"} to train on and {n_val} held out')
     if short:
-        fail(f'{m.input_file} has {len(run.data)} characters; training needs at least seq_length + 1 = '
-             f'{m.seq_length + 1}')
-    if not m.resume:
-        new_run(run, chars)
+        fail(f'{m.input_file} has {len(run.data)} characters, fewer than seq_length + 1 = {m.seq_length + 1}')
+    if not m.resume:                             # the script's new_run, once the earlier run is kept aside
+        paper = run.keys[1:run.keys.index('per_line')]   # the first group of the block, but input_file
+        note(f'new run: {fits_memory(m, V, text.st_size):,} parameters ({m.dtype}); '
+             + ', '.join(f'{k}={getattr(m, k)}' for k in paper))
+        keep_earlier_run(run)
+        m.new_run(run, run.data, chars)
+        run.__dict__.update(elapsed=0.0, val_loss=None, val_iter=None, rows=[])
     elif run.chars != chars:
         fail(f'{m.input_file} has a different vocabulary ({V} symbols) from checkpoint {m.checkpoint_path} '
              f'({len(run.chars)}), which was trained on {run.config.get("input_file")}')
     elif run.text_sha256 not in (None, text_sha256):
         note(f'warning: {m.input_file} is not the text {m.checkpoint_path} was trained on (same vocabulary)')
     run.text_sha256, run.params, run.n0, run.t0 = text_sha256, m.unflatten(run.theta, V), run.n, time.time()
-    run.handlers = {sig: signal.signal(sig, lambda signum, _: stop.append(signum))   # main puts them back
-                    for sig in (getattr(signal, name) for name in SIGNALS if hasattr(signal, name))}
 
-def fits_memory(m, V):
-    """The model's size, if training it fits this machine's memory; else a one-line error."""
-    size = sum(int(np.prod(shape)) for shape in m.shapes(V).values())
-    need = np.dtype(m.dtype).itemsize * (4 * size + 8 * m.seq_length * V) + 8 * m.sample_length * V   # a step
+def fits_memory(m, V, text_bytes=0):
+    """The model's size, if training it (once a text of text_bytes is read) fits this machine's memory."""
+    L, H = getattr(m, 'num_layers', 1), m.hidden_size   # L H H: a lower bound, before m.shapes builds them
+    shapes = m.shapes(V) if L * H * H < 2**40 else {'Whh': (L * H, H)}
+    size, block = sum(map(math.prod, shapes.values())), max(map(math.prod, shapes.values()))
+    need = np.dtype(m.dtype).itemsize * (4 * size + max(size, 3 * block) + 4.5 * m.seq_length * (L * H + V))
+    need += 8 * m.sample_length * V + 12 * text_bytes + 2**25   # measured: benchmark.py --only=memory
     have = os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') if hasattr(os, 'sysconf') else math.inf
     if need > have:
         fail(f'hidden_size={m.hidden_size} and {V:,} symbols make {size:,} parameters, about '
              f'{need / 2**30:.1f} GB to train; this machine has {have / 2**30:.1f} GB')
     return size
-
-def new_run(run, chars):
-    """The script's new_run (the listing's start: new weights, the loss of iteration 0), after the earlier
-    run's files are kept aside; no held-out loss, no log rows yet."""
-    m, V = run.m, len(chars)
-    paper = run.keys[1:run.keys.index('per_line')]   # the first group of the block, but input_file
-    note(f'new run: {fits_memory(m, V):,} parameters ({m.dtype}); '
-         + ', '.join(f'{k}={getattr(m, k)}' for k in paper))
-    keep_earlier_run(run)
-    m.new_run(run, run.data, chars)
-    run.__dict__.update(elapsed=0.0, val_loss=None, val_iter=None, rows=[])
 
 def split_lines(data, nl):
     """per_line: each non-empty line as newline + line + newline (the newline starts and ends a name)."""
@@ -391,23 +413,14 @@ def next_name(run):
     seq = run.data[line_order(run.m.seed, run.n // len(run.data), len(run.data))[run.n % len(run.data)]]
     return seq[:-1], seq[1:], run.m.zero_state()
 
-def sample_names(m, k, start, params, rng, temperature=1.0, top_k=0):
-    """per_line: k names (index lists), each from a zero state fed start (a newline, then any prime)."""
-    h = m.forward(start[:-1], start[1:], m.zero_state(), params)[1][..., len(start) - 2, :]
-    return [m.sample(h, start[-1], m.sample_length, params, rng, temperature, start[0], top_k)[0]
-            for _ in range(k)]
-
 def names_sample(run, params, k=5):
-    """per_line: the sample a printing iteration shows, k names one a line (character indices)."""
-    nl = run.chars.index('\n')
-    return sum((name + [nl] for name in sample_names(run.m, k, [nl], params, run.rng)), [])[:-1]
-
-def seconds(run):
-    return run.elapsed + time.time() - run.t0   # training time, across resumes
+    """per_line: a printing iteration's sample, k names one a line, each from a zero state fed a newline."""
+    m, nl = run.m, run.chars.index('\n')
+    names = [m.sample(m.zero_state(), nl, m.sample_length, params, run.rng, stop_ix=nl)[0] for _ in range(k)]
+    return sum((name + [nl] for name in names), [])[:-1]
 
 def held_out(run, final=False):
-    """Every eval_every iterations and at the end (once an iteration), the mean loss per character of the
-    held-out data on stdout: h carried across chunks as in training (per_line: a zero state for each name)."""
+    """Every eval_every iterations and at the end, the held-out loss per character (h carried as trained)."""
     if run.val_data is None or run.val_iter == run.n or run.n % run.m.eval_every and not final:
         return
     m, h, total = run.m, run.m.zero_state(), 0.0
@@ -420,18 +433,18 @@ def held_out(run, final=False):
         total, h = total + float(loss), hs[..., len(chunk) - 2, :]   # h_{T-1}
     val = run.val_loss = total / sum(len(chunk) - 1 for chunk in chunks)
     run.val_iter = run.n
-    say(f'iter {run.n}, held-out loss: {val:.4f} nats/char, {val / np.log(2):.4f} bits/char')
+    say(f'iter {run.n}, held-out loss: {val:.4f} nats/char, {val / np.log(2):.4f} bits/char', sys.stdout)
 
 def log_row(run, grads=None):
-    """A row of the loss log (one an iteration: the last one wins); with the gradient, its norm before
-    clipping and the fraction of its entries clipping changes, and speed and time left on stderr."""
+    """A row of the loss log (the gradient's norm, the fraction clipped); speed and time left on stderr."""
     m, health = run.m, ','
     if grads:                                    # printing iterations only: two passes over the gradient
         norm = math.sqrt(sum(np.square(g, dtype=np.float64).sum() for g in grads))
         clipped = sum(np.count_nonzero(abs(g) > m.clip) for g in grads) if m.clip else 0
         health = f'{norm:.6g},{clipped / sum(g.size for g in grads):.6g}'
+    elapsed = run.elapsed + time.time() - run.t0   # training time, across resumes
     row = (f'{run.n},{run.smooth_loss:.6f},{run.smooth_loss / run.chars_per_seq:.6f},'
-           f"{run.val_loss if run.val_iter == run.n else ''},{seconds(run):.1f},{health}")
+           f"{run.val_loss if run.val_iter == run.n else ''},{elapsed:.1f},{health}")
     if run.rows and run.rows[-1].startswith(f'{run.n},'):
         run.rows.pop()                           # a resumed run writes its first row anew
     run.rows.append(row)
@@ -443,10 +456,9 @@ def log_row(run, grads=None):
 
 def finish(run):
     """The held-out loss at the last iteration (a row of the log), the checkpoint, the closing line."""
+    held_out(run, final=True)
     if run.val_data is not None and not stop:
-        held_out(run, final=True)
-        if not stop:
-            log_row(run)
+        log_row(run)
     save_checkpoint(run)
     rate = (run.n - run.n0) / (time.time() - run.t0)
     how = f'continue with --resume=True --checkpoint_path={run.m.checkpoint_path}' if stop else 'done'
@@ -455,74 +467,58 @@ def finish(run):
     if stop:
         sys.exit(128 + stop[0])
 
-# sampling a saved model: --generate and --lines; and the tools' load_model
-def read_prime(m):
-    """--prime, or the text of --prime_file (UTF-8; its first million characters)."""
+# sampling a saved model: --generate and --lines
+def generate_text(run):
+    """--generate=N characters or --lines=K lines (names, per_line) from the saved model after the prime."""
+    m = run.m
     if m.prime_file and m.prime:
         fail('give --prime or --prime_file, not both')
-    try:
+    try:                                         # the prime (of --prime_file, its first million characters)
         with open(m.prime_file, encoding='utf-8-sig') if m.prime_file else io.StringIO(m.prime) as f:
-            return f.read(10**6)
+            prime = f.read(10**6)
     except (OSError, UnicodeDecodeError) as e:
         fail(f'cannot read --prime_file={m.prime_file} as UTF-8 text ({getattr(e, "strerror", None) or e})')
-
-def generate_text(run):
-    """--generate=N characters or --lines=K lines from the saved model after the prime (per_line: names, each
-    from a zero state fed a newline and the prime), ending with a newline."""
-    m, prime = run.m, read_prime(run.m)
     note(f'sampling {m.checkpoint_path} at iteration {run.n} (trained on {run.config.get("input_file")})')
     params, ix_of = m.unflatten(run.theta, len(run.chars)), {ch: i for i, ch in enumerate(run.chars)}
     for ch in (ch for ch in prime if ch not in ix_of):
         fail(f"--prime{'_file' if m.prime_file else ''} has {ch!r}, which is not in the model's vocabulary")
     if m.lines and '\n' not in ix_of:
         fail('--lines needs a newline in the vocabulary')
-    # from a zero state fed a newline (or, if the text has none, its first symbol), then the prime
-    start = [ix_of.get('\n', 0)] * (m.per_line or not prime) + [ix_of[ch] for ch in prime]
-    h = m.forward(start[:-1], start[1:], m.zero_state(), params)[1][..., len(start) - 2, :]   # after prime
-    ix, rng = start[-1], np.random.default_rng(m.seed)
-    last = '' if m.per_line else prime         # what was written last
+    start = [ix_of.get('\n', 0)] * (m.per_line or not prime) + [ix_of[ch] for ch in prime]   # newline (or 0)
+    h = m.forward(start[:-1], start[1:], m.zero_state(), params)[1][..., len(start) - 2, :]   # fed it
+    ix, rng, last = start[-1], np.random.default_rng(m.seed), '' if m.per_line else prime
     left, todo = m.generate or MAX_LINE * m.lines, m.lines - last.count('\n') if m.lines else sys.maxsize
     sys.stdout.write(last)
-    while left > 0 and todo > 0:                 # in pieces: any length in little memory
+    while left > 0 and todo > 0 and not stop:    # in pieces: any length in little memory; a signal stops it
         if m.per_line:
-            name = sample_names(m, 1, start, params, rng, m.temperature, m.top_k)[0]   # zero state fed start
+            name = m.sample(h, start[-1], m.sample_length, params, rng, m.temperature, start[0], m.top_k)[0]
             piece = prime + ''.join(run.chars[i] for i in name) + '\n'
         else:                                    # a piece's noise: at most 8 MB, whatever the vocabulary
-            ixes, h = m.sample(h, ix, min(left, 10000, 2**20 // len(ix_of) + 1), params, rng, m.temperature,
-                               None, m.top_k)
+            size = min(left, 10000, 2**20 // len(ix_of) + 1)
+            ixes, h = m.sample(h, ix, size, params, rng, m.temperature, None, m.top_k)
             piece, ix = ''.join(run.chars[i] for i in ixes), ixes[-1]
         parts = piece[:left].split('\n')
         piece = '\n'.join(parts[:todo]) + ('\n' if len(parts) > todo else '')
         sys.stdout.write(piece)
         last, left, todo = (last + piece)[-1:], left - len(piece), todo - piece.count('\n')
     print('' if last.endswith('\n') else '\n', end='', flush=True)
-
-def load_model(path):
-    """For the tools: the script that wrote checkpoint path (one beside this file), set up as the checkpoint
-    records (float64), and its run record (params, chars, n, config...). Quiet; the checks are sampling's."""
-    global prog
-    run, prog = SimpleNamespace(script=None, lock=None, handlers={}), os.path.basename(sys.argv[0])
-    load_checkpoint(run, path)                   # the script it names: a file beside this one
-    file = os.path.join(os.path.dirname(os.path.abspath(__file__)), str(run.script))
-    if not re.fullmatch(r'[\w-]+\.py', str(run.script)) or not os.path.isfile(file) or file == __file__:
-        fail(f'{path} was written by {run.script!r}, which is not a script beside harness.py')
-    spec = importlib.util.spec_from_file_location(run.script[:-3], file)
-    run.m = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(run.m)
-    settings(run.m, [f'--checkpoint_path={path}', '--generate=1', '--dtype=float64'], run)
-    run.params = run.m.unflatten(run.theta, len(run.chars))
-    return run.m, run
+    if stop:
+        note('interrupted: the sample above is cut short')
+        sys.exit(128 + stop[0])
 
 def main(m, argv=None):
     """Run script m as its command line (argv, else sys.argv) asks: train it (m.train) or sample its model."""
     global prog
-    prog, run = os.path.basename(m.__file__), SimpleNamespace(m=m, stop=stop, lock=None, handlers={})
+    prog = os.path.basename(m.__file__)
+    run = types.SimpleNamespace(m=m, stop=stop, lock=None, dir=None, handlers={})   # dir: its folder, open
     np.seterr(all='ignore')                      # a non-finite loss is caught and reported by train
     with contextlib.suppress(AttributeError):    # what stdout's encoding cannot hold, as \x.. escapes
         sys.stdout.reconfigure(errors='backslashreplace')
     stop.clear()
     try:
         settings(m, sys.argv[1:] if argv is None else argv, run)
+        run.handlers = {sig: signal.signal(sig, lambda signum, _: stop.append(signum))   # they ask it to stop
+                        for sig in (getattr(signal, name) for name in SIGNALS if hasattr(signal, name))}
         generate_text(run) if m.generate or m.lines else m.train(run)
     except KeyboardInterrupt:
         sys.exit(130)
@@ -542,9 +538,13 @@ def main(m, argv=None):
     except UnicodeDecodeError as e:
         fail(f'{m.input_file} is not UTF-8 text (byte {e.start}); convert it to UTF-8')
     finally:
-        for sig, handler in run.handlers.items():
-            signal.signal(sig, handler)
-        if run.lock is not None:                 # removed while still held: see lock()
+        if argv is not None:                     # else the program ends catching them: a second one waits
+            for sig, handler in run.handlers.items():
+                signal.signal(sig, handler)
+        if run.lock is not None:                 # removed while still held (see lock()), if it is this run's
             with contextlib.suppress(OSError):
-                os.remove(run.lock_path)
+                if os.path.samestat(os.stat(run.lock_path), os.fstat(run.lock)):
+                    os.remove(run.lock_path)
             os.close(run.lock)
+        if run.dir is not None:
+            os.close(run.dir)

@@ -3,6 +3,7 @@ and loss_vs_size.py (parameters counted by hand, held-out loss as the run printe
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -206,14 +207,13 @@ def test_loss_by_position_finds_the_share_of_the_ups_and_downs_that_the_text_exp
     """A hand-built log: passes of 40 iterations (1,001 characters, seq_length 25), each pass lower than the last,
     a bump where the text is hard (iterations 20-29 of each pass) and, in a second log, as much noise again."""
     text = ('a' * 99 + '\n') * 10 + 'z'
-    (tmp_path / 'in.txt').write_text(text)
-    config = dict(input_file=str(tmp_path / 'in.txt'), val_fraction=0.0, seq_length=25)
+    checkpoint = position_checkpoint(tmp_path, text, 25)
     iters = np.arange(0, 40 * 8, 2)
     bump = np.where((iters % 40 >= 20) & (iters % 40 < 30), 3.0, 0.0)
     noise = np.random.default_rng(0).standard_normal(len(iters))
     outputs = []
     for name, loss in (('clean', 50 - iters // 40 * 0.5 + bump), ('noisy', 50 + bump + noise * bump.std())):
-        np.savez(tmp_path / f'{name}.npz', meta=np.array(json.dumps(dict(config=config))))
+        shutil.copy(checkpoint, tmp_path / f'{name}.npz')
         (tmp_path / f'{name}.csv').write_text('iter,smooth_loss,loss_per_char,val_loss_per_char,elapsed_s\n' + ''.join(
             f'{i},{x:.6f},{x / 25:.6f},,0\n' for i, x in zip(iters, loss)))
         r = run_tool('loss_by_position.py', str(tmp_path / f'{name}.csv'))
@@ -226,6 +226,27 @@ def test_loss_by_position_finds_the_share_of_the_ups_and_downs_that_the_text_exp
     r = run_tool('loss_by_position.py', str(tmp_path / 'clean.csv'), '--skip=6')
     assert r.returncode == 1 and r.stderr.strip() == ('loss_by_position.py: error: the log has 7 whole passes of 40 '
                                                       'iterations; need 8 (--skip=6)')
+
+
+def position_checkpoint(tmp_path, text, seq_length):
+    """A real checkpoint (one iteration of min_char_rnn.py) trained on text, for a hand-built log beside it."""
+    r = run_script('min_char_rnn.py', *small_args('min_char_rnn.py', tmp_path, '--max_iters=1', '--print_every=1',
+                                                  f'--seq_length={seq_length}', '--sample_length=1', text=text))
+    assert r.returncode == 0, r.stderr
+    return tmp_path / 'out' / 'ck.npz'
+
+
+@pytest.mark.parametrize('length', [1000, 1001, 1002, 1025, 1026])
+def test_loss_by_position_counts_the_iterations_of_a_pass_as_the_training_loop_does(tmp_path, length):
+    """1,000 characters at seq_length 25 (a multiple): the loop trains at p = 0, 25, ... while p + 26 <= 1,000."""
+    per_pass, p = 0, 0
+    while p + 25 + 1 <= length:                  # the listing's loop, written out
+        per_pass, p = per_pass + 1, p + 25
+    shutil.copy(position_checkpoint(tmp_path, 'ab' * (length // 2) + 'a' * (length % 2), 25), tmp_path / 'log.npz')
+    (tmp_path / 'log.csv').write_text(harness.HEADER + '\n' + ''.join(
+        f'{i},{50 - i / 1000:.6f},2.0,,0,,\n' for i in range(0, 8 * per_pass, 3)))
+    r = run_tool('loss_by_position.py', str(tmp_path / 'log.csv'))
+    assert r.returncode == 0 and f'passes of {per_pass} iterations' in r.stdout, r.stdout + r.stderr
 
 
 def write_log(path, evals):

@@ -68,8 +68,8 @@ def test_bad_command_line_in_a_real_process_exits_1_with_one_line_and_no_traceba
 
 BAD_TEXTS = [
     ('', 'has 0 characters'),
-    ('too short', 'has 9 characters; training needs at least seq_length + 1 = 26'),
-    ('abcdefghijklmnopqrstuvwxy', 'has 25 characters; training needs at least seq_length + 1 = 26'),
+    ('too short', 'has 9 characters, fewer than seq_length + 1 = 26'),
+    ('abcdefghijklmnopqrstuvwxy', 'has 25 characters, fewer than seq_length + 1 = 26'),
 ]
 
 

@@ -81,8 +81,8 @@ def test_a_file_planted_where_a_temporary_file_or_the_lock_goes_is_never_written
     before = listing(tmp_path / 'out')
     lock = harness.lock
 
-    def lock_then_plant(run, path):                   # another user plants a link at the next temporary name
-        lock(run, path)
+    def lock_then_plant(run, path, *checks):          # another user plants a link at the next temporary name
+        lock(run, path, *checks)
         os.symlink(victim, f'{run.path}.{"00" * 6}.tmp')
     monkeypatch.setattr(harness.os, 'urandom', lambda n: bytes(n))
     monkeypatch.setattr(harness, 'lock', lock_then_plant)

@@ -49,7 +49,7 @@ def oracle_reading(script, params, chars, text):
 @pytest.mark.parametrize('script', SCRIPTS)
 def test_probabilities_top_five_and_activations_equal_the_oracle_read_a_character_at_a_time(script, trained):
     t = tool()
-    m, run = harness.load_model(str(trained[script]))
+    m, run = load_tool('cli.py').load_model(str(trained[script]))
     params, chars = run.params, run.chars
     text = (SPEECH + TEXT)[:80]
     probs, top, acts = t.inspect(m, params, chars, text)
@@ -67,7 +67,7 @@ def test_the_mean_loss_printed_is_in_nats_per_predicted_character(script, traine
     (tmp_path / 'text.txt').write_text(text)
     r = subprocess.run([sys.executable, TOOL, str(trained[script]), str(tmp_path / 'text.txt'),
                         f'--out={tmp_path / "p.html"}'], capture_output=True, text=True)
-    m, run = harness.load_model(str(trained[script]))
+    m, run = load_tool('cli.py').load_model(str(trained[script]))
     p = [p[run.chars.index(text[j + 1])] for j, (_, p) in enumerate(oracle_reading(script, run.params, run.chars,
                                                                                         text[:-1]))]
     assert r.returncode == 0 and f'mean loss {-np.mean(np.log(p)):.4f} nats/char' in r.stdout, r.stdout
@@ -138,7 +138,7 @@ def test_the_page_is_one_file_with_every_character_and_the_units_it_offers(scrip
         page = out.read_text(encoding='utf-8')
         assert not re.search(r'https?:|src=|<link', page), 'no network, no other file'
         assert page.count('<span title=') == 120 and 'position in the line' in page
-        m, run = harness.load_model(str(trained[script]))
+        m, run = load_tool('cli.py').load_model(str(trained[script]))
         text = (trained[script].parent.parent / 'input.txt').read_text(encoding='utf-8')[:120]
         acts = tool().inspect(m, run.params, run.chars, text)[2]
         units, H = page_units(page), acts.shape[2]
@@ -214,7 +214,7 @@ def rnn3_page(trained, tmp_path_factory):
     """The page of the small rnn3.py model (2 layers of 5) on 60 characters, and those activations."""
     out = tmp_path_factory.mktemp('page') / 'page.html'
     assert subprocess.run([sys.executable, TOOL, str(trained['rnn3.py']), '--chars=60', f'--out={out}']).returncode == 0
-    m, run = harness.load_model(str(trained['rnn3.py']))
+    m, run = load_tool('cli.py').load_model(str(trained['rnn3.py']))
     text = (trained['rnn3.py'].parent.parent / 'input.txt').read_text(encoding='utf-8')[:60]   # what the page shows
     return out, tool().inspect(m, run.params, run.chars, text)[2]
 

@@ -1,6 +1,7 @@
 """--per_line=True: one name per training sequence, as the names note trains them."""
 import math
 import os
+import types
 
 import numpy as np
 import pytest
@@ -72,10 +73,10 @@ def test_sampled_names_stop_at_the_newline_or_at_sample_length(script):
     m.hidden_size, m.num_layers, m.dtype, m.sample_length = 4, 2, 'float64', 7
     params = [p * 0 for p in script_params(m, 3, np.random.default_rng(0))]
     params[-1][:] = [0.0, 50.0, 0.0]                 # by: the model always says 1
-    names = harness.sample_names(m, 3, [1], params, np.random.default_rng(0))
-    assert names == [[], [], []], 'index 1 is the newline here: every name ends at once'
-    names = harness.sample_names(m, 2, [0, 2], params, np.random.default_rng(0))
-    assert names == [[1] * 7] * 2, 'no newline drawn: capped at sample_length'
+    run = types.SimpleNamespace(m=m, chars=['a', '\n', 'b'], rng=np.random.default_rng(0))
+    assert harness.names_sample(run, params, k=3) == [1, 1], 'index 1 is the newline here: every name ends at once'
+    run.chars = ['\n', 'a', 'b']                    # the newline is 0, never drawn: each name capped at sample_length
+    assert harness.names_sample(run, params, k=2) == [1] * 7 + [0] + [1] * 7
 
 
 @pytest.mark.parametrize('script', SCRIPTS)

@@ -25,8 +25,9 @@ sys.modules['msvcrt'] = types.SimpleNamespace(LK_UNLCK=LK_UNLCK, LK_NBLCK=LK_NBL
 sys.modules['fcntl'] = None
 for name in ('SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGALRM', 'SIGXCPU', 'SIGPIPE'):
     delattr(signal, name)
-for name in ('sysconf', 'fchmod', 'O_NOFOLLOW'):
+for name in ('sysconf', 'fchmod', 'fchown', 'O_NOFOLLOW'):
     delattr(os, name)
+os.supports_dir_fd = set()
 '''
 
 
@@ -44,8 +45,9 @@ def run(env, *cmd, **kw):
 
 def test_the_simulated_windows_is_the_one_that_runs(windows):
     r = run(windows, '-c', 'import harness, os, signal; print(harness.fcntl, harness.msvcrt.LK_NBLCK, '
-            'hasattr(os, "sysconf"), hasattr(os, "fchmod"), harness.NOFOLLOW, hasattr(signal, "SIGHUP"))', cwd=ROOT)
-    assert r.stdout.split() == ['None', '2', 'False', 'False', '0', 'False'], r.stderr
+            'hasattr(os, "sysconf"), hasattr(os, "fchmod"), harness.NOFOLLOW, hasattr(signal, "SIGHUP"), '
+            'len(os.supports_dir_fd))', cwd=ROOT)
+    assert r.stdout.split() == ['None', '2', 'False', 'False', '0', 'False', '0'], r.stderr
 
 
 @pytest.mark.parametrize('script', SCRIPTS)

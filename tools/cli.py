@@ -1,8 +1,11 @@
 """What the tools here share: one-line errors named after the tool, --name=value options, figures, the text a
-saved model is read on; and harness.py (beside the scripts), whose load_model gives a tool a saved model."""
+saved model is read on, and a saved model (or only its record) read through harness.py's checks."""
+import importlib.util
 import os
+import re
 import signal
 import sys
+from types import SimpleNamespace
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import harness  # noqa: E402,F401
@@ -32,6 +35,28 @@ def parse(argv, names, doc):
                 fail(f"unknown option '{arg}' (see --help)")
             opts[name] = value
     return opts, [a for a in argv if not a.startswith('--')]
+
+
+def read_record(path):
+    """A checkpoint's record (n, elapsed, config, chars, script...), checked by harness.py as for --resume."""
+    harness.prog, run = os.path.basename(sys.argv[0]), SimpleNamespace(script=None, lock=None, handlers={})
+    harness.load_checkpoint(run, path)
+    return run
+
+
+def load_model(path):
+    """The script that wrote checkpoint path (one beside harness.py), set up as the checkpoint records (float64),
+    and its run record (params, chars, n, config...). Quiet; the checks are sampling's."""
+    run = read_record(path)                      # the script it names: a file beside harness.py
+    file = os.path.join(os.path.dirname(os.path.abspath(harness.__file__)), str(run.script))
+    if not re.fullmatch(r'[\w-]+\.py', str(run.script)) or not os.path.isfile(file) or run.script == 'harness.py':
+        fail(f'{path} was written by {run.script!r}, which is not a script beside harness.py')
+    spec = importlib.util.spec_from_file_location(run.script[:-3], file)
+    run.m = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(run.m)
+    harness.settings(run.m, [f'--checkpoint_path={path}', '--generate=1', '--dtype=float64'], run)
+    run.params = run.m.unflatten(run.theta, len(run.chars))
+    return run.m, run
 
 
 def read_text(run, text_file, n, default=1000):

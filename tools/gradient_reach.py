@@ -19,7 +19,7 @@ import sys
 
 import numpy as np
 
-from cli import fail, figure_name, forward_pieces, harness, parse, pyplot, read_text, save
+from cli import fail, figure_name, forward_pieces, load_model, parse, pyplot, read_text, save
 
 WARM_UP = 50                                     # steps from the zero state before the earliest h_{t-k}
 
@@ -137,7 +137,7 @@ def main(argv):
     chars, out = option(opts, 'chars', 5000, 2, 100000), opts.get('out') and figure_name(opts['out'])
     curves = []
     for path in files:
-        m, run = harness.load_model(path)
+        m, run = load_model(path)
         params, vocab = run.params, run.chars
         if m.per_line:
             fail(f'{path} is a per_line model: each line starts from a zero state, so there is no reach to '

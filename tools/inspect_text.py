@@ -27,7 +27,7 @@ import sys
 
 import numpy as np
 
-from cli import fail, forward_pieces, harness, parse, read_text
+from cli import fail, forward_pieces, load_model, parse, read_text
 
 MAX_CHARS = 20000
 GENERATOR = '<meta name="generator" content="tools/inspect_text.py">'   # how a page of this tool is known
@@ -192,7 +192,7 @@ def main(argv):
             raise ValueError('out of range')
     except ValueError:
         fail(f"--chars must be a whole number from 2 to {MAX_CHARS}, got {opts['chars']!r}")
-    m, run = harness.load_model(files[0])
+    m, run = load_model(files[0])
     L = len(np.atleast_2d(m.zero_state()))      # rnn3.py: its layers; lstm.py: h and the cell state c
     names = ROWS.get(run.script, [f'Layer {l + 1}' for l in range(L)])
     try:

@@ -11,13 +11,12 @@ share of the variance of the mean-removed smoothed loss that the position in the
 mean over passes at each position, R^2), the swing of that mean profile, and the stretches of the text
 with the highest and the lowest loss.
 """
-import json
 import os
 import sys
 
 import numpy as np
 
-from cli import fail, parse
+from cli import fail, parse, read_record
 from loss_log import read_log
 
 
@@ -53,8 +52,7 @@ def main(argv):
         fail(f"--skip must be a whole number >= 0, got {opts['skip']!r}")
     rows = read_log(logs[0], 'loss_by_position.py')
     try:
-        with np.load(os.path.splitext(logs[0])[0] + '.npz', allow_pickle=False) as ck:
-            config = json.loads(str(ck['meta']))['config']
+        config = read_record(os.path.splitext(logs[0])[0] + '.npz').config   # through harness.py's checks
         with open(config['input_file'], encoding='utf-8-sig') as f:
             text = f.read()
     except (OSError, KeyError, ValueError) as e:

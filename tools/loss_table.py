@@ -10,7 +10,6 @@ the iterations and training time recorded in the checkpoint beside the log (if i
 gradient's norm before clipping and the fraction of entries clipped (logs that record them). --until=N reads
 each log up to iteration N only (a run resumed past it): its iterations and time are then the log's at N.
 """
-import json
 import math
 import os
 import sys
@@ -50,8 +49,7 @@ def column(path, iters, below, minutes, until=None):
     checkpoint = os.path.splitext(path)[0] + '.npz'
     trained = passes = '-'
     if os.path.exists(checkpoint):
-        with np.load(checkpoint, allow_pickle=False) as ck:
-            meta = json.loads(str(ck['meta']))
+        meta = vars(cli.read_record(checkpoint))   # through harness.py's checks
         mins, secs = divmod(round(meta['elapsed']), 60)
         if until is not None:                    # the run as it was at the log's last row
             meta['n'], meta['elapsed'] = int(rows[-1]['iter']), float(rows[-1]['elapsed_s'])

@@ -3,16 +3,13 @@ table on stdout and, with --out, a figure of the held-out loss per character aga
 
 usage: python tools/loss_vs_size.py CHECKPOINT [CHECKPOINT ...] [--out=loss_vs_size.png]
 
-Reads each checkpoint's record only (no training script is run): its settings, its iteration, its last
-held-out loss and smoothed training loss, and the sizes of its weight arrays. --out needs matplotlib
+Reads each checkpoint through harness.py's checks, as sampling it does: its settings, its iteration, its last
+held-out loss and smoothed training loss, and its parameter count. --out needs matplotlib
 (python -m pip install matplotlib).
 """
-import json
 import sys
 
-import numpy as np
-
-from cli import fail, figure_name, parse, pyplot, save
+from cli import fail, figure_name, load_model, parse, pyplot, save
 
 SCRIPTS = ('min_char_rnn.py', 'rnn3.py', 'lstm.py', 'gru.py')   # and how each is drawn
 STYLE = {'min_char_rnn.py': ('o-', 'tab:blue'), 'rnn3.py': ('s', 'tab:red'), 'lstm.py': ('^-', 'tab:green'),
@@ -20,17 +17,8 @@ STYLE = {'min_char_rnn.py': ('o-', 'tab:blue'), 'rnn3.py': ('s', 'tab:red'), 'ls
 
 def row(path):
     """What the table says of one checkpoint."""
-    try:
-        with np.load(path, allow_pickle=False) as ck:
-            meta = json.loads(str(ck['meta']))
-            size = sum(ck[k].size for k in ck.files if 'm' + k in ck.files)   # the weights: those with an Adagrad memory
-        config, chars_per_seq = meta['config'], meta['config']['seq_length']
-        if not (meta['script'] in SCRIPTS and size > 0):
-            raise ValueError('not a checkpoint of the scripts')
-    except FileNotFoundError:
-        fail(f'no checkpoint at {path}')
-    except Exception as e:                      # anything unreadable: not a checkpoint of the scripts
-        fail(f'{path} is not a checkpoint of {", ".join(SCRIPTS)} ({type(e).__name__}: {e})')
+    m, run = load_model(path)                    # the record and weights, through harness.py's checks
+    meta, config, chars_per_seq, size = vars(run), run.config, run.config['seq_length'], run.theta.size
     if meta.get('val_loss') is None:
         fail(f'{path} has no held-out loss: train with --val_fraction > 0')
     if config.get('per_line'):
