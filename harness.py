@@ -386,12 +386,12 @@ def start_run(run):
 
 def fits_memory(m, V, text_bytes=0):
     """The model's size, if training it (once a text of text_bytes is read) fits this machine's memory."""
-    L, H = getattr(m, 'num_layers', 1), m.hidden_size   # L H H: a lower bound, before m.shapes builds them
-    shapes = m.shapes(V) if L * H * H < 2**40 else {'Whh': (L * H, H)}
-    size, block = sum(map(math.prod, shapes.values())), max(map(math.prod, shapes.values()))
-    need = np.dtype(m.dtype).itemsize * (4 * size + max(size, 3 * block) + 4.5 * m.seq_length * (L * H + V))
-    need += 8 * m.sample_length * V + 12 * text_bytes + 2**25   # measured: benchmark.py --only=memory
     have = os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') if hasattr(os, 'sysconf') else math.inf
+    L, H, T, item = getattr(m, 'num_layers', 1), m.hidden_size, m.seq_length, np.dtype(m.dtype).itemsize
+    shapes = m.shapes(V) if 6 * 2**10 * L < have else {'layers': (L, 2 * H + 1, H)}   # not built: too many
+    size, block = sum(map(math.prod, shapes.values())), max(map(math.prod, shapes.values()))
+    need = item * (4 * size + max(size, 3 * block) + T * (6 * (H + V) + (L - 1) * H)) + 6 * 2**10 * L
+    need += 8 * m.sample_length * V + 10 * text_bytes + 2**25   # as measured: benchmark.py --only=memory
     if need > have:
         fail(f'hidden_size={m.hidden_size} and {V:,} symbols make {size:,} parameters, about '
              f'{need / 2**30:.1f} GB to train; this machine has {have / 2**30:.1f} GB')

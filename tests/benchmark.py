@@ -4,6 +4,7 @@ with one or all BLAS threads on an idle machine and on one with a core kept busy
   python tests/benchmark.py [--input_file=input.txt] [--rounds=5] [--only=threads|listing]
   python tests/benchmark.py --only=forms [--rounds=5]   # each form a script keeps where the listing has another
   python tests/benchmark.py --only=gated [--rounds=5]   # lstm.py's and gru.py's step against min_char_rnn.py's
+  python tests/benchmark.py --only=memory   # harness.fits_memory's estimate against the measured peak of real runs
   python tests/benchmark.py --compare=DIR [--rounds=5]     # these scripts' step against DIR's, e.g. an older checkout
                                                             # (and whole runs of them, sampling and log included)
 
@@ -211,6 +212,82 @@ def peak_memory_mb(script, dtype):
     r = subprocess.run([sys.executable, '-c', code, os.path.join(ROOT, script), f'--dtype={dtype}'], cwd=ROOT,
                        capture_output=True, text=True)
     return int(r.stderr.split()[-1]) / 1024
+
+
+def run_peak_mb(script, *argv):
+    """Peak RSS (VmHWM, else ru_maxrss) in MB of one run of script with argv, in a child of its own."""
+    code = ('import resource, runpy, sys\nsys.argv = sys.argv[1:]\n'
+            'try: runpy.run_path(sys.argv[0], run_name="__main__")\n'
+            'finally:\n'
+            '    try: kb = [l.split()[1] for l in open("/proc/self/status") if l.startswith("VmHWM")][0]\n'
+            '    except OSError: kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n'
+            '    print(kb, file=sys.stderr)')
+    r = subprocess.run([sys.executable, '-c', code, os.path.join(ROOT, script), *argv], capture_output=True, text=True)
+    if 'error' in r.stderr:
+        sys.exit(f'benchmark.py: error: {script} {" ".join(argv)}: {r.stderr.strip().splitlines()[-2]}')
+    return int(r.stderr.split()[-1]) / 1024
+
+
+def estimate_mb(script, settings, text):
+    """What harness.fits_memory asks for (MB) to train script with these settings on text: the least memory
+    it lets the run start with, found by bisection on the memory it is told the machine has."""
+    m = load_script(script)
+    vars(m).update(settings)
+    data, chars = m.load_data(text)
+    sysconf, fail = harness.os.sysconf, harness.fail
+    low, high = 0, 2**45
+    try:
+        harness.fail = lambda msg: sys.exit(1)
+        while high - low > 2**16:
+            have = (low + high) // 2
+            harness.os.sysconf = lambda name: 1 if name == 'SC_PAGE_SIZE' else have
+            try:
+                harness.fits_memory(m, len(chars), os.path.getsize(text))
+                high = have
+            except SystemExit:
+                low = have
+    finally:
+        harness.os.sysconf, harness.fail = sysconf, fail
+    return high / 2**20
+
+
+def memory_main():
+    """Each row: a script's settings and text; the estimate; the peak of a new run (3 iterations, each
+    printing: the gradient's norm, a sample), of its resume and of sampling it; estimate / the largest."""
+    folder = tempfile.mkdtemp()
+    wide = os.path.join(folder, 'wide.txt')      # 5,000 symbols
+    rng = np.random.default_rng(0)
+    with open(wide, 'w', encoding='utf-8') as f:
+        f.write(''.join(chr(0x4e00 + i) for i in rng.integers(0, 5000, 40000)))
+    long = os.path.join(folder, 'long.txt')      # 50 MB of Tiny Shakespeare over and over
+    with open(input_file, encoding='utf-8') as f, open(long, 'w', encoding='utf-8') as out:
+        text = f.read()
+        out.write(text * (50 * 2**20 // len(text)))
+    rows = [('min_char_rnn.py', {}, input_file), ('min_char_rnn.py', {'hidden_size': 2000}, input_file),
+            ('min_char_rnn.py', {'hidden_size': 4000}, input_file),
+            ('min_char_rnn.py', {'hidden_size': 4000, 'dtype': 'float64'}, input_file),
+            ('min_char_rnn.py', {'hidden_size': 1000, 'seq_length': 5000}, input_file),
+            ('min_char_rnn.py', {'hidden_size': 500}, wide), ('min_char_rnn.py', {}, long),
+            ('rnn3.py', {}, input_file), ('rnn3.py', {'hidden_size': 1500}, input_file),
+            ('rnn3.py', {'hidden_size': 500, 'seq_length': 3000}, input_file),
+            ('rnn3.py', {'hidden_size': 4, 'num_layers': 20000}, input_file),
+            ('lstm.py', {'hidden_size': 2000}, input_file), ('lstm.py', {'hidden_size': 300}, wide),
+            ('gru.py', {'hidden_size': 2000}, input_file), ('gru.py', {}, long)]
+    print(f'{"script and settings":<50} {"text":<10} {"estimate":>8} {"new":>6} {"resume":>6} {"sample":>6} '
+          f'{"ratio":>6}   (MB)')
+    for script, settings, text in rows:
+        ck = os.path.join(folder, 'ck.npz')
+        argv = [f'--{k}={v}' for k, v in settings.items()] + [f'--input_file={text}', f'--checkpoint_path={ck}']
+        new = run_peak_mb(script, *argv, '--max_iters=3', '--print_every=1')
+        resumed = run_peak_mb(script, f'--checkpoint_path={ck}', '--resume=True', '--max_iters=5', '--print_every=1')
+        sampled = run_peak_mb(script, f'--checkpoint_path={ck}', '--generate=1000')
+        for f in os.listdir(folder):
+            if f.startswith('ck'):
+                os.remove(os.path.join(folder, f))
+        est, peak = estimate_mb(script, settings, text), max(new, resumed, sampled)
+        label = f'{script} ' + ' '.join(f'{k}={v}' for k, v in settings.items())
+        print(f'{label:<50} {os.path.basename(text):<10} {est:>8.0f} {new:>6.0f} {resumed:>6.0f} {sampled:>6.0f} '
+              f'{est / peak:>6.2f}', flush=True)
 
 
 def torch_rate(script):
@@ -431,6 +508,8 @@ if __name__ == '__main__':
         forms_main()
     elif args.get('only') == 'gated':
         gated_main()
+    elif args.get('only') == 'memory':
+        memory_main()
     else:
         if args.get('only') != 'threads':
             main()

@@ -4,12 +4,14 @@ The oracle is the paper's Section IV listing written out plainly: one-hot column
 entry per time step, an outer product per step. The scripts' fast lossFun must match it.
 """
 import importlib.util
+import io
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import zipfile
 
 import numpy as np
 
@@ -397,3 +399,31 @@ def start_script(name, args):
     env = dict(os.environ, OPENBLAS_NUM_THREADS='1', PYTHONUNBUFFERED='1')
     return subprocess.Popen([sys.executable, os.path.join(ROOT, name), *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env)
+
+
+def trained(script, folder, *extra, text=TEXT):
+    """A small run of script in folder (checkpoint folder/out/ck.npz), and its arguments."""
+    args = small_args(script, folder, '--max_iters=20', *extra, text=text)
+    r = run_script(script, *args)
+    assert r.returncode == 0, r.stderr
+    return args
+
+
+def with_path(args, path):
+    return [a for a in args if not a.startswith('--checkpoint_path=')] + [f'--checkpoint_path={path}']
+
+
+def crafted(path, extra):
+    """The checkpoint at path written again with more zip members (name: raw .npy bytes), compressed."""
+    with zipfile.ZipFile(path) as z:
+        members = {name: z.read(name) for name in z.namelist()}
+    with zipfile.ZipFile(path, 'w', zipfile.ZIP_DEFLATED) as z:
+        for name, data in dict(members, **extra).items():
+            z.writestr(name, data)
+
+
+def npy(header, body):
+    """The bytes of a .npy member whose header says one thing and whose data is body."""
+    f = io.BytesIO()
+    np.lib.format.write_array_header_1_0(f, header)
+    return f.getvalue() + body

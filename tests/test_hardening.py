@@ -15,19 +15,8 @@ import numpy as np
 import pytest
 
 from common import (ROOT, SCRIPTS, HARNESS, TEXT, assert_clean_error, ck_meta, harness, listing, load_script, load_tool,
-                    rewrite_record, run_in_process, run_main, run_path, run_script, small_args, start_script)
-
-
-def trained(script, folder, *extra, text=TEXT):
-    """A small run of script in folder (checkpoint folder/out/ck.npz), and its arguments."""
-    args = small_args(script, folder, '--max_iters=20', *extra, text=text)
-    r = run_script(script, *args)
-    assert r.returncode == 0, r.stderr
-    return args
-
-
-def with_path(args, path):
-    return [a for a in args if not a.startswith('--checkpoint_path=')] + [f'--checkpoint_path={path}']
+                    rewrite_record, run_in_process, run_main, run_path, run_script, small_args, start_script, trained,
+                    with_path, crafted, npy)
 
 
 @pytest.mark.parametrize('script', HARNESS)
@@ -110,23 +99,6 @@ def test_a_resume_keeps_the_files_modes_and_a_new_run_follows_the_umask(script, 
     assert run_script(script, *args, '--resume=True', '--max_iters=30').returncode == 0
     assert [stat.S_IMODE(os.stat(out / f).st_mode) for f in ('ck.npz', 'ck.csv')] == [0o600, 0o604]
     assert ck_meta(out / 'ck.npz')['n'] == 30
-
-
-def crafted(path, extra):
-    """The checkpoint at path written again with more zip members (name: raw .npy bytes), compressed."""
-    with zipfile.ZipFile(path) as z:
-        members = {name: z.read(name) for name in z.namelist()}
-    with zipfile.ZipFile(path, 'w', zipfile.ZIP_DEFLATED) as z:
-        for name, data in dict(members, **extra).items():
-            z.writestr(name, data)
-
-
-def npy(header, body):
-    """The bytes of a .npy member whose header says one thing and whose data is body."""
-    import io
-    f = io.BytesIO()
-    np.lib.format.write_array_header_1_0(f, header)
-    return f.getvalue() + body
 
 
 @pytest.mark.parametrize('script', HARNESS)

@@ -1,9 +1,11 @@
 """What the tools here share: one-line errors named after the tool, --name=value options, figures, the text a
 saved model is read on, and a saved model (or only its record) read through harness.py's checks."""
+import errno
 import importlib.util
 import os
 import re
 import signal
+import stat
 import sys
 from types import SimpleNamespace
 
@@ -62,21 +64,40 @@ def load_model(path):
 def read_text(run, text_file, n, default=1000):
     """The first n (or default) characters of TEXT_FILE or else of the saved model's input file (found from any
     folder if it was given relative to the repository's): its held-out tail if the run held one out, or its
-    beginning."""
+    beginning. Read in pieces: any size in little memory."""
     path = text_file or run.config['input_file']
     if not text_file and not os.path.exists(path):   # a relative path from a run in the repository's folder
         path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), path)
     try:
-        with open(path, encoding='utf-8-sig') as f:
-            text = f.read()
+        size = sum(map(len, text_pieces(path)))
+        start = size - int(size * run.config['val_fraction']) if not text_file and run.config.get('val_fraction') \
+            else 0
+        if n and n > size - start or size - start < 2:
+            fail(f'--chars={n}, but {path} has {size - start} characters here' if n else
+                 f'{path} has {size - start} characters here; a model needs at least 2 to predict one')
+        return text_slice(path, start, start + (n or default))
     except (OSError, UnicodeDecodeError) as e:
         fail(f'cannot read {path} as UTF-8 text ({getattr(e, "strerror", None) or e})')
-    if not text_file and run.config.get('val_fraction'):
-        text = text[len(text) - int(len(text) * run.config['val_fraction']):]
-    if n and n > len(text) or len(text) < 2:
-        fail(f'--chars={n}, but {path} has {len(text)} characters here' if n else
-             f'{path} has {len(text)} characters here; a model needs at least 2 to predict one')
-    return text[:n or default]
+
+
+def text_pieces(path):
+    """The UTF-8 text of the file at path in pieces of a million characters; an OSError if it is not a file (a
+    folder, a device such as /dev/zero, a pipe: never opened)."""
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise OSError(errno.EINVAL, 'a folder, a device or a pipe, not a file', path)
+    with open(path, encoding='utf-8-sig') as f:
+        yield from iter(lambda: f.read(2**20), '')
+
+
+def text_slice(path, start, stop):
+    """Characters start to stop of the text at path, read in pieces."""
+    kept, at = [], 0
+    for piece in text_pieces(path):
+        kept.append(piece[max(0, start - at):max(0, stop - at)])
+        at += len(piece)
+        if at >= stop:
+            break
+    return ''.join(kept)
 
 
 def forward_pieces(m, params, codes, step=None):

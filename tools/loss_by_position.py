@@ -16,7 +16,7 @@ import sys
 
 import numpy as np
 
-from cli import fail, parse, read_record
+from cli import fail, parse, read_record, text_pieces, text_slice
 from loss_log import read_log
 
 
@@ -53,15 +53,14 @@ def main(argv):
     rows = read_log(logs[0], 'loss_by_position.py')
     try:
         config = read_record(os.path.splitext(logs[0])[0] + '.npz').config   # through harness.py's checks
-        with open(config['input_file'], encoding='utf-8-sig') as f:
-            text = f.read()
+        size = sum(map(len, text_pieces(config['input_file'])))   # in pieces: any size in little memory
     except (OSError, KeyError, ValueError) as e:
         fail(f"needs the run's checkpoint beside {logs[0]} and its input file ({e})")
     if config.get('per_line'):
         fail('a per_line run has no position in a running text')
-    text = text[:len(text) - int(len(text) * config['val_fraction'])]
+    size -= int(size * config['val_fraction'])
     T = config['seq_length']
-    per_pass = (len(text) - 1) // T              # iterations until p + T + 1 > len(text) starts it again
+    per_pass = (size - 1) // T                   # iterations until p + T + 1 > size starts it again
     iters = [int(r['iter']) for r in rows]
     passes, r2, mean, step = profile(iters, [float(r['smooth_loss']) for r in rows], per_pass, skip)
     print(f'{logs[0]}: {len(passes)} passes of {per_pass:,} iterations (passes {passes[0] + 1} to {passes[-1] + 1}); '
@@ -70,7 +69,8 @@ def main(argv):
     span = 1000 * T                              # the smoothed loss averages about the last 1,000 iterations
     for name, i in (('highest', mean.argmax()), ('lowest', mean.argmin())):
         end = i * step * T
-        line = next((x for x in text[max(0, end - span):end].split('\n')[1:] if x.strip()), '')
+        before = text_slice(config['input_file'], max(0, end - span), end)
+        line = next((x for x in before.split('\n')[1:] if x.strip()), '')
         print(f'  {name} at character {end:,}: the {span:,} characters before it, from "{line[:60]}"')
 
 

@@ -68,14 +68,15 @@ def column(path, iters, below, minutes, until=None):
 
 def passes_over_training_text(meta):
     """Iterations x characters (per_line: lines) per iteration / the training part of the input file."""
-    config = meta['config']
-    try:
-        with open(config['input_file'], encoding='utf-8') as f:
-            text = f.read()
-    except OSError:
-        return '-'
+    config, size, tail = meta['config'], 0, ''
     per_line = config.get('per_line', False)
-    size = len([line for line in text.split('\n') if line]) if per_line else len(text)
+    try:
+        for piece in cli.text_pieces(config['input_file']):   # any size in little memory
+            lines = (tail + piece).split('\n')    # per_line: the non-empty lines; tail: the last one's start
+            size, tail = size + (sum(map(bool, lines[:-1])) if per_line else len(piece)), lines[-1][:1]
+    except (OSError, UnicodeDecodeError):
+        return '-'
+    size += per_line and bool(tail)
     size -= int(size * config['val_fraction'])
     return f"{meta['n'] * (1 if per_line else config['seq_length']) / size:.1f}"
 

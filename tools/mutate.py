@@ -207,8 +207,10 @@ MUTANTS = [
     (H, 'folders', "kept_name(name, f'pid{os.getpid()}', 0)", "name"),
     (H, 'folders', "'the previous one is untouched' if os.path.lexists(path) else", "'the previous one is untouched' if True else"),
     (H, 'folders', "                    os.fchown(f.fileno(), was.st_uid, was.st_gid)\n", "                    pass\n"),
-    (H, 'memory', 'if L * H * H < 2**40 else', 'if True else'),
-    (H, 'memory', '12 * text_bytes', '0 * text_bytes'),
+    (H, 'memory', 'if 6 * 2**10 * L < have else', 'if True else'),
+    (H, 'memory', '10 * text_bytes', '0 * text_bytes'),
+    (H, 'memory', "fail(f'hidden_size={m.hidden_size} and {V:,} symbols make {size:,} parameters, about '\n             f'{need / 2**30:.1f} GB", "fail(f'hidden_size={m.hidden_size} and {V:,} symbols make {size:,} parameters, about '\n             f'{need / 2**20:.1f} GB"),
+    (H, 'memory', "this machine has {have / 2**30:.1f} GB", "this machine has {have / 2**20:.1f} GB"),
     (H, 'memory', '    fits_memory(m, 1, text.st_size)              # before it is read\n', ''),
     (H, 'memory', '    if not stat.S_ISREG(text.st_mode):', '    if False:'),
     # the log's gradient columns and older logs (harness.py)
