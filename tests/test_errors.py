@@ -195,6 +195,7 @@ def test_loss_that_becomes_infinite_stops_the_run_and_keeps_the_last_good_checkp
     r = run_script(script, *small_args(script, tmp_path), '--resume=True', '--learning_rate=1e38',
                    '--max_iters=1000', f'--checkpoint_every={every}')
     assert_clean_error(r, 'loss became', 'the last checkpoint is kept')
+    assert 'Warning' not in r.stderr and r.stderr.count('loss became') == 1, r.stderr   # no NumPy warning
     failed_at = int(re.search(r'loss became .* at iteration (\d+)', r.stderr).group(1))
     if every > 1:
         assert path.read_bytes() == trained[script][1]

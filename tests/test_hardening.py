@@ -87,7 +87,8 @@ def test_a_file_planted_where_a_temporary_file_or_the_lock_goes_is_never_written
 
 
 @pytest.mark.parametrize('script', HARNESS)
-def test_a_resume_keeps_the_files_modes_and_a_new_run_follows_the_umask(script, tmp_path):
+def test_a_resume_keeps_the_files_modes_and_owners_and_a_new_run_follows_the_umask(script, tmp_path):
+    """The owners where this process may change them (as root: a root resume of another user's run)."""
     args = small_args(script, tmp_path, '--max_iters=20')
     r = subprocess.run([sys.executable, os.path.join(ROOT, script), *args], preexec_fn=lambda: os.umask(0o027),
                        capture_output=True, text=True)
@@ -96,8 +97,13 @@ def test_a_resume_keeps_the_files_modes_and_a_new_run_follows_the_umask(script, 
     assert [stat.S_IMODE(os.stat(out / f).st_mode) for f in ('ck.npz', 'ck.csv')] == [0o640, 0o640]
     os.chmod(out / 'ck.npz', 0o600)
     os.chmod(out / 'ck.csv', 0o604)
+    owners = {f: (4321, 4322 + i) if os.geteuid() == 0 else (os.getuid(), os.getgid())
+              for i, f in enumerate(('ck.npz', 'ck.csv'))}
+    for f, (uid, gid) in owners.items():
+        os.chown(out / f, uid, gid)
     assert run_script(script, *args, '--resume=True', '--max_iters=30').returncode == 0
     assert [stat.S_IMODE(os.stat(out / f).st_mode) for f in ('ck.npz', 'ck.csv')] == [0o600, 0o604]
+    assert {f: (os.stat(out / f).st_uid, os.stat(out / f).st_gid) for f in owners} == owners
     assert ck_meta(out / 'ck.npz')['n'] == 30
 
 

@@ -197,3 +197,26 @@ def test_a_second_signal_while_a_stopped_run_ends_changes_nothing(script, tmp_pa
     assert proc.returncode == 143 and 'Traceback' not in err, err
     assert 'interrupted at iteration' in err and ck_meta(tmp_path / 'out' / 'ck.npz')['n'] >= 21
     assert not (tmp_path / 'out' / 'ck.npz.lock').exists()
+
+
+@pytest.mark.parametrize('target', ['fifo', '/dev/zero', 'folder'])
+def test_the_tools_never_read_a_records_text_that_is_a_device_a_pipe_or_a_folder(target, tmp_path):
+    """A record naming a FIFO without a writer (open would block), /dev/zero (endless) or a folder as its text:
+    the results table leaves its passes out, the other tools end in one line; none of them waits or reads."""
+    trained('min_char_rnn.py', tmp_path, '--print_every=5')
+    path = {'fifo': tmp_path / 'fifo', 'folder': tmp_path}.get(target, target)
+    if target == 'fifo':
+        os.mkfifo(path)
+    ck = tmp_path / 'out' / 'ck.npz'
+    rewrite_record(ck, config=dict(ck_meta(ck)['config'], input_file=str(path)), input_path=str(path))
+    run = lambda tool, *args: subprocess.run([sys.executable, os.path.join(ROOT, 'tools', tool), *map(str, args)],
+                                             capture_output=True, text=True, timeout=60)
+    table = run('loss_table.py', tmp_path / 'out' / 'ck.csv')
+    assert table.returncode == 0 and 'iterations, training time' in table.stdout, table.stderr
+    assert 'passes over the training text' not in table.stdout
+    for tool, args in [('loss_by_position.py', [tmp_path / 'out' / 'ck.csv']),
+                       ('inspect_text.py', [ck, f'--out={tmp_path / "page.html"}']), ('gradient_reach.py', [ck])]:
+        r = run(tool, *args)
+        assert r.returncode == 1 and r.stderr.count('\n') == 1 and f'{tool}: error: ' in r.stderr, r.stderr
+        assert str(path) in r.stderr and 'not a file' in r.stderr and not r.stdout
+    assert not (tmp_path / 'page.html').exists()

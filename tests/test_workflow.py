@@ -10,8 +10,8 @@ import sys
 import numpy as np
 import pytest
 
-from common import (ROOT, SCRIPTS, TEXT, harness, load_script, loss_lines, run_main, run_script, saved_params, small_args,
-                    without_elapsed, SMALL)
+from common import (ROOT, SCRIPTS, TEXT, harness, load_script, loss_lines, rewrite_record, run_main, run_script,
+                    saved_params, small_args, without_elapsed, SMALL)
 
 EXTRA = ['--print_every=50', '--sample_length=40', '--val_fraction=0.1', '--eval_every=100']
 
@@ -170,6 +170,26 @@ def test_the_results_table_of_a_run_resumed_past_until_reads_it_as_it_was_there(
     assert rows['lowest smoothed loss'] == f'{min(losses.values()):.2f}'
     assert rows['iterations, training time'].startswith('100 in 0 min')
     assert rows['passes over the training text'] == f'{100 * 25 / len(TEXT):.1f}'
+
+
+@pytest.mark.parametrize('until, trained', [(None, '20 in 1 min 0 s'), ('300', '300 in 1 min 0 s'),
+                                            ('100', '100 in 1 min 0 s')])
+def test_the_results_table_rounds_the_training_time_and_reads_the_evaluations_within_each_minute(until, trained,
+                                                                                                 tmp_path):
+    """A hand-made log: held-out evaluations at 59.9, 60.0 and 60.1 s of training; the checkpoint's 59.6 s."""
+    run_script('min_char_rnn.py', *small_args('min_char_rnn.py', tmp_path, '--max_iters=20'))
+    out = tmp_path / 'out'
+    rewrite_record(out / 'ck.npz', elapsed=59.6)
+    (out / 'ck.csv').write_text('\n'.join([harness.HEADER, '0,80.0,3.2,3.0,0.0,,', '100,70.0,2.8,2.9,59.9,,',
+                                            '200,60.0,2.4,2.5,60.0,,', '300,50.0,2.0,2.25,60.1,,', '']))
+    table = subprocess.run([sys.executable, os.path.join(ROOT, 'tools', 'loss_table.py'), '--minutes=1,0.998',
+                            *([f'--until={until}'] if until else []), str(out / 'ck.csv')],
+                           capture_output=True, text=True)
+    rows = {row.strip('| ').split(' | ')[0]: row.strip('| ').split(' | ')[1] for row in table.stdout.splitlines()[2:]}
+    assert table.returncode == 0 and rows['iterations, training time'] == trained, table.stderr
+    last = '100' if until == '100' else '200'
+    assert rows['held-out loss, last evaluation within 1 min of training'].endswith(f' at {last}')
+    assert rows['held-out loss, last evaluation within 0.998 min of training'].endswith(' at 0')
 
 
 @pytest.mark.parametrize('script', SCRIPTS)
