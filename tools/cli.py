@@ -70,8 +70,8 @@ def read_text(run, text_file, n, default=1000):
         path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), path)
     try:
         size = sum(map(len, text_pieces(path)))
-        start = size - int(size * run.config['val_fraction']) if not text_file and run.config.get('val_fraction') \
-            else 0
+        tail = 0 if text_file else int(size * run.config.get('val_fraction', 0))   # the held-out part
+        start = size - tail if tail else 0
         if n and n > size - start or size - start < 2:
             fail(f'--chars={n}, but {path} has {size - start} characters here' if n else
                  f'{path} has {size - start} characters here; a model needs at least 2 to predict one')

@@ -23,13 +23,13 @@ if hasattr(signal, 'SIGPIPE'):                   # piped into `head`: end quietl
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
 ORDER = [f'tests/test_{name}.py' for name in     # the quick files that catch most first; every file runs
          ('gradients', 'listing', 'loop', 'training', 'names', 'workflow', 'session', 'errors', 'faults', 'hardening',
-          'sampling', 'platforms', 'folders', 'discussion', 'inspect', 'titles', 'readme')]
+          'sampling', 'platforms', 'folders', 'limits', 'logs', 'discussion', 'inspect', 'titles', 'readme')]
 TRACKED = subprocess.run(['git', 'ls-files'], cwd=ROOT, capture_output=True, text=True).stdout.split()
 BOTH = ('min_char_rnn.py', 'rnn3.py')
 GATED = ('lstm.py', 'gru.py')                    # Section VI-A's cells: their own mutants
 SCRIPTS = BOTH + GATED
 FILES = SCRIPTS + ('harness.py',)
-TOOL_TESTS = ('discussion', 'inspect', 'titles', 'hardening', 'workflow')   # where the tools are tested
+TOOL_TESTS = ('discussion', 'inspect', 'titles', 'hardening', 'workflow', 'limits')   # where the tools are tested
 
 # (files, area, piece of the file, what it becomes): the model's in the scripts, the rest once in harness.py
 H = ('harness.py',)
@@ -190,7 +190,9 @@ MUTANTS = [
     (H, 'checkpoint', '                    os.fchmod(f.fileno(), stat.S_IMODE(was.st_mode))\n', '                    pass\n'),
     (H, 'checkpoint', '                write(f)\n                f.flush()\n', '                write(f)\n'),
     (H, 'checkpoint', "log and log[1:-1], 0", "log and log[1:], 0"),
-    (H, 'checkpoint', "and int(row.split(',')[0]) < run.n]", "and int(row.split(',')[0]) <= run.n]"),
+    (H, 'checkpoint', "and int(row.split(',')[0]) <= run.n]", "and int(row.split(',')[0]) < run.n]"),
+    (H, 'checkpoint', "splitlines()[1:]", "splitlines()[1:-1]"),
+    (H, 'checkpoint', 'f.readline(len(HEADER) + 2)', 'f.readline(len(HEADER))'),
     (H, 'checkpoint', '    if on_disk > len(run.rows) and m.resume:', '    if on_disk > len(run.rows) + 1 and m.resume:'),
     (H, 'checkpoint', "                need(log[0] in HEADERS and log[-1] == '', 'its log is damaged')\n", ''),
     (H, 'checkpoint', "log = np.frombuffer('\\n'.join([HEADER, *run.rows, '']).encode('utf-8'), np.uint8)", "log = np.frombuffer('\\n'.join([HEADER, *run.rows]).encode('utf-8'), np.uint8)"),
@@ -306,10 +308,13 @@ MUTANTS = [
     (('tools/cli.py',), 'tools', '        h = hs[..., len(piece) - 1, :]', '        h = m.zero_state()'),
     (('tools/cli.py',), 'tools', 'step or max(1, 2**20 // len(params[-1]))', 'step or max(1, 2**40 // len(params[-1]))'),
     (('tools/cli.py',), 'tools', '    if not text_file and not os.path.exists(path):', '    if False:'),
-    (('tools/cli.py',), 'tools', '    if n and n > len(text) or len(text) < 2:', '    if n and n > len(text):'),
+    (('tools/cli.py',), 'tools', '        if n and n > size - start or size - start < 2:', '        if n and n > size - start:'),
     (('tools/gradient_reach.py',), 'tools', 'dy.append(ps[ts[(ts >= a) & (ts < a + len(ps))] - a])', 'dy.append(ps[ts[(ts >= a) & (ts < a + len(ps))] - a - 1])'),
     (('tools/novelty.py',), 'tools', 'only_held_out = sum(s in held_out and s not in train for s in samples)', 'only_held_out = sum(s in held_out for s in samples)'),
     (('tools/loss_vs_size.py',), 'tools', "train=meta['smooth_loss'] / chars_per_seq)", "train=meta['smooth_loss'])"),
+    (('tools/loss_table.py',), 'tools', 'if e[2] <= 60 * m]', 'if e[2] < 60 * m]'),
+    (('tools/loss_table.py',), 'tools', "divmod(round(meta['elapsed']), 60)\n        if until", "divmod(int(meta['elapsed']), 60)\n        if until"),
+    (('tools/cli.py',), 'tools', '    if not stat.S_ISREG(os.stat(path).st_mode):', '    if False:'),
     (('tools/prepare_titles.py',), 'tools', "os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, 'O_NOFOLLOW', 0)", 'os.O_WRONLY | os.O_CREAT | os.O_TRUNC'),
     (('tools/prepare_titles.py',), 'tools', "f'sha256 {hashlib.sha256(data).hexdigest()}'", "f'sha256 {hashlib.sha256(data[1:]).hexdigest()}'"),
     # main (harness.py)
