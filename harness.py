@@ -268,7 +268,7 @@ def restore(run):
     with contextlib.suppress(OSError), open(run.log_path, 'rb') if m.resume or not log else io.BytesIO() as f:
         if not log:                              # a checkpoint from before the log was kept in it: the rows
             rows = [row for row in f.read(200 * (run.n + 2)).decode('utf-8', 'replace').splitlines()[1:]
-                    if row.split(',')[0].isdigit() and int(row.split(',')[0]) <= run.n]   # to its iter.
+                    if row.split(',')[0].isdigit() and int(row.split(',')[0]) < run.n]   # before its iter.
         f.seek(0)
         on_disk = sum(piece.count(b'\n') for piece in iter(lambda: f.read(2**20), b'')) - 1   # rows
     run.rows = [row + ',' * (HEADER.count(',') - row.count(',')) for row in rows]   # older logs' rows

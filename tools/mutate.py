@@ -190,7 +190,7 @@ MUTANTS = [
     (H, 'checkpoint', '                    os.fchmod(f.fileno(), stat.S_IMODE(was.st_mode))\n', '                    pass\n'),
     (H, 'checkpoint', '                write(f)\n                f.flush()\n', '                write(f)\n'),
     (H, 'checkpoint', "log and log[1:-1], 0", "log and log[1:], 0"),
-    (H, 'checkpoint', "and int(row.split(',')[0]) <= run.n]", "and int(row.split(',')[0]) < run.n]"),
+    (H, 'checkpoint', "and int(row.split(',')[0]) < run.n]", "and int(row.split(',')[0]) <= run.n]"),
     (H, 'checkpoint', "splitlines()[1:]", "splitlines()[1:-1]"),
     (H, 'checkpoint', 'f.readline(len(HEADER) + 2)', 'f.readline(len(HEADER))'),
     (H, 'checkpoint', '    if on_disk > len(run.rows) and m.resume:', '    if on_disk > len(run.rows) + 1 and m.resume:'),
