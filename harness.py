@@ -186,9 +186,7 @@ def lock(run, path, max_iters=1, resuming=False):
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             else:                                # Windows
                 msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-        except OSError as e:                     # held: BlockingIOError; Windows: EACCES or EDEADLOCK
-            if not isinstance(e, BlockingIOError) and e.errno not in (errno.EACCES, errno.EDEADLK):
-                raise
+        except (BlockingIOError, PermissionError):   # held (Windows: EACCES)
             fail(f'{path} is in use by another run: let it end, or give this one another --checkpoint_path')
         if os.path.exists(run.lock_path) and os.path.samestat(os.fstat(fd), os.stat(run.lock_path)):
             run.lock = fd                        # else the run before removed it as it ended: lock anew
@@ -209,6 +207,9 @@ def lock(run, path, max_iters=1, resuming=False):
         fail(f'{path} is a link to nothing ({run.path}): remove it, or give another --checkpoint_path')
     if resuming and os.path.isfile(run.path) and os.stat(run.path).st_nlink > 1:
         fail(f'{path} has another name (a hard link): copy it (cp) and resume the copy')
+    with contextlib.suppress(OSError), open('/proc/self/mountinfo', 'rb') as mounts:   # Linux: mount --bind
+        for f in {os.fsencode(run.path), os.fsencode(run.log_path)} & {line.split()[4] for line in mounts}:
+            fail(f'{os.fsdecode(f)} is a mount point, which a save cannot replace: umount it first')
 
 def kept_name(f, tag, k):
     """The name file f of an earlier run is kept under: a.npz as a.<tag>.npz (a.<tag>-<k>.npz if k)."""
@@ -545,6 +546,5 @@ def main(m, argv=None):
             with contextlib.suppress(OSError):
                 if os.path.samestat(os.stat(run.lock_path), os.fstat(run.lock)):
                     os.remove(run.lock_path)
-            os.close(run.lock)
-        if run.dir is not None:
-            os.close(run.dir)
+        for fd in (fd for fd in (run.lock, run.dir) if fd is not None):   # the lock's file, the folder
+            os.close(fd)

@@ -1,5 +1,5 @@
 """Where learners run the scripts: Windows (simulated here: a Python without fcntl, the POSIX-only signals,
-os.sysconf, os.fchmod and os.O_NOFOLLOW, with an msvcrt whose locking is the real lock), and python -O."""
+os.sysconf, os.fchmod, os.O_NOFOLLOW and /proc, with an msvcrt whose locking is the real lock), and python -O."""
 import os
 import re
 import signal
@@ -28,6 +28,16 @@ for name in ('SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGALRM', 'SIGXCPU', 'S
 for name in ('sysconf', 'fchmod', 'fchown', 'O_NOFOLLOW'):
     delattr(os, name)
 os.supports_dir_fd = set()
+import builtins
+_open = builtins.open
+
+def open_without_proc(file, *args, **kwargs):
+    """Windows and macOS have no /proc (its mountinfo, Linux's list of mounts)."""
+    if str(file).startswith('/proc/'):
+        raise FileNotFoundError(errno.ENOENT, 'No such file or directory', file)
+    return _open(file, *args, **kwargs)
+
+builtins.open = open_without_proc
 '''
 
 
@@ -46,8 +56,8 @@ def run(env, *cmd, **kw):
 def test_the_simulated_windows_is_the_one_that_runs(windows):
     r = run(windows, '-c', 'import harness, os, signal; print(harness.fcntl, harness.msvcrt.LK_NBLCK, '
             'hasattr(os, "sysconf"), hasattr(os, "fchmod"), harness.NOFOLLOW, hasattr(signal, "SIGHUP"), '
-            'len(os.supports_dir_fd))', cwd=ROOT)
-    assert r.stdout.split() == ['None', '2', 'False', 'False', '0', 'False', '0'], r.stderr
+            'len(os.supports_dir_fd), open.__name__)', cwd=ROOT)
+    assert r.stdout.split() == ['None', '2', 'False', 'False', '0', 'False', '0', 'open_without_proc'], r.stderr
 
 
 @pytest.mark.parametrize('script', SCRIPTS)
