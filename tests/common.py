@@ -401,6 +401,18 @@ def start_script(name, args):
                             stderr=subprocess.PIPE, text=True, env=env)
 
 
+def read_until(proc, line):
+    """What proc printed on stdout up to the first line holding line; if it ends first, its stderr, failing."""
+    seen = ''
+    while line not in seen:
+        out = proc.stdout.readline()
+        if not out:                              # it ended without printing it: never wait forever
+            proc.wait(timeout=60)
+            raise AssertionError(f'ended ({proc.returncode}) before {line!r}: {proc.stderr.read()}')
+        seen += out
+    return seen
+
+
 def trained(script, folder, *extra, text=TEXT):
     """A small run of script in folder (checkpoint folder/out/ck.npz), and its arguments."""
     args = small_args(script, folder, '--max_iters=20', *extra, text=text)

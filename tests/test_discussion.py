@@ -1,6 +1,5 @@
 """The tools of docs/discussion.md: gradient_reach.py (dJ_t/dh_{t-k} against finite differences on tiny models)
 and loss_vs_size.py (parameters counted by hand, held-out loss as the run printed it), and their command lines."""
-import json
 import os
 import re
 import shutil

@@ -13,15 +13,14 @@ import numpy as np
 import pytest
 
 from common import (ROOT, SCRIPTS, HARNESS, TEXT, assert_clean_error, ck_meta, edited_script, listing, load_script, rewrite_record,
-                    run_main, run_path, run_in_process, run_script, small_args, start_script, without_elapsed, write_text)
+                    read_until, run_main, run_path, run_in_process, run_script, small_args, start_script, without_elapsed, write_text)
 
 
 @pytest.mark.parametrize('script', SCRIPTS)
 def test_a_second_run_on_a_path_a_live_run_holds_is_refused_and_the_first_is_untouched(script, tmp_path):
     args = small_args(script, tmp_path, '--print_every=50', '--max_iters=1000000')
     first = start_script(script, args)
-    while 'iter 50, loss' not in first.stdout.readline():
-        pass
+    read_until(first, 'iter 50, loss')
     second = run_script(script, *args)
     assert_clean_error(second, str(tmp_path / 'out' / 'ck.npz'), 'is in use by another run')
     also = run_script(script, *args, '--resume=True')              # resuming it is refused as well

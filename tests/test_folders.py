@@ -8,21 +8,16 @@ import signal
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
-from common import (ROOT, HARNESS, assert_clean_error, ck_meta, harness, load_script, run_in_process, run_main,
+from common import (ROOT, HARNESS, assert_clean_error, ck_meta, harness, load_script, read_until, run_in_process, run_main,
                     run_script, small_args, start_script, write_text)
 
 
 def started(script, args, line='iter 20, loss'):
     """A run started with args, once it has printed line (a state, not a time)."""
     proc = start_script(script, args)
-    seen = ''
-    while line not in seen:
-        seen += proc.stdout.readline()
-        if proc.poll() is not None:
-            raise AssertionError(proc.stderr.read())
+    read_until(proc, line)
     return proc
 
 

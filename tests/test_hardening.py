@@ -9,13 +9,11 @@ import stat
 import subprocess
 import sys
 import tracemalloc
-import zipfile
 
-import numpy as np
 import pytest
 
-from common import (ROOT, SCRIPTS, HARNESS, TEXT, assert_clean_error, ck_meta, harness, listing, load_script, load_tool,
-                    rewrite_record, run_in_process, run_main, run_path, run_script, small_args, start_script, trained,
+from common import (ROOT, SCRIPTS, HARNESS, assert_clean_error, ck_meta, harness, listing, load_script, load_tool,
+                    read_until, rewrite_record, run_in_process, run_main, run_path, run_script, small_args, start_script, trained,
                     with_path, crafted, npy)
 
 
@@ -24,8 +22,7 @@ def test_a_link_to_a_live_runs_checkpoint_is_refused_as_the_same_checkpoint(scri
     args = trained(script, tmp_path, '--print_every=50')
     (tmp_path / 'link.npz').symlink_to(tmp_path / 'out' / 'ck.npz')
     first = start_script(script, args + ['--resume=True', '--max_iters=1000000'])
-    while 'iter 50, loss' not in first.stdout.readline():
-        pass
+    read_until(first, 'iter 50, loss')
     for extra in (['--resume=True'], []):                      # a resume, and a new run that would rename it
         assert_clean_error(run_script(script, *with_path(args, tmp_path / 'link.npz'), *extra), 'is in use by another')
     first.send_signal(signal.SIGTERM)
@@ -152,8 +149,7 @@ SAVING_SIGNALS = [signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2, signal.SIGALRM
 def test_ctrl_backslash_and_a_schedulers_signals_save_the_run_and_exit_128_plus_the_signal(script, sig, tmp_path):
     """Ctrl-C, kill and a closed terminal: test_session.py and test_faults.py, with an exact resume."""
     proc = start_script(script, small_args(script, tmp_path, '--print_every=50', '--max_iters=1000000'))
-    while 'iter 50, loss' not in proc.stdout.readline():
-        pass
+    read_until(proc, 'iter 50, loss')
     proc.send_signal(sig)
     err = proc.stderr.read()
     assert proc.wait(timeout=60) == 128 + sig and 'Traceback' not in err, err

@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from common import (ROOT, SCRIPTS, harness, TEXT, load_tool, oracle_step, random_model, rewrite_record, run_script,
+from common import (ROOT, SCRIPTS, TEXT, load_tool, oracle_step, random_model, rewrite_record, run_script,
                     small_args, zero_state_of)
 
 TOOL = os.path.join(ROOT, 'tools', 'inspect_text.py')

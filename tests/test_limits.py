@@ -9,10 +9,9 @@ import subprocess
 import sys
 import tracemalloc
 
-import numpy as np
 import pytest
 
-from common import (ROOT, HARNESS, assert_clean_error, ck_meta, crafted, harness, load_script, npy, rewrite_record,
+from common import (ROOT, HARNESS, assert_clean_error, ck_meta, crafted, npy, read_until, rewrite_record,
                     run_in_process, run_script, small_args, start_script, trained)
 
 
@@ -190,8 +189,7 @@ def test_a_second_signal_while_a_stopped_run_ends_changes_nothing(script, tmp_pa
     env = dict(os.environ, PYTHONPATH=str(tmp_path / 'site'), OPENBLAS_NUM_THREADS='1', PYTHONUNBUFFERED='1')
     proc = subprocess.Popen([sys.executable, os.path.join(ROOT, script), *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env)
-    while 'iter 20, loss' not in proc.stdout.readline():
-        pass
+    read_until(proc, 'iter 20, loss')
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 143 and 'Traceback' not in err, err

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from common import (SCRIPTS, harness, load_script, run_main, loss_lines, oracle_for_script, random_model, record_lossFun,
-                    saved_params, small_args, greedy_oracle, zero_state_of, GATED)
+                    saved_params, small_args, greedy_oracle, zero_state_of)
 
 LAYERS = {'min_char_rnn.py': 1, 'rnn3.py': 3}
 

@@ -19,7 +19,6 @@ def per_line_args(script, tmp_path, *extra, text=NAMES):
 
 @pytest.mark.parametrize('script', SCRIPTS)
 def test_each_line_becomes_newline_line_newline(script):
-    m = load_script(script)
     chars = sorted(set('ab\ncd\ne'))
     data = np.array([chars.index(ch) for ch in 'ab\n\ncd\ne'])   # an empty line, and no final newline
     nl = chars.index('\n')

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from common import ROOT, SCRIPTS, HARNESS, ck_meta, rewrite_record, small_args
+from common import ROOT, SCRIPTS, HARNESS, ck_meta, read_until, rewrite_record, small_args
 
 WINDOWS = '''import errno, os, signal, sys, types
 import fcntl as _fcntl
@@ -66,9 +66,7 @@ def test_on_windows_a_run_trains_stops_on_ctrl_c_resumes_exactly_refuses_a_secon
     args = small_args(script, tmp_path / 'b', '--print_every=20', '--sample_length=30')
     proc = subprocess.Popen([sys.executable, os.path.join(ROOT, script), *args, '--max_iters=1000000'], env=windows,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    seen = ''
-    while 'iter 40, loss' not in seen:
-        seen += proc.stdout.readline()
+    seen = read_until(proc, 'iter 40, loss')
     second = run(windows, os.path.join(ROOT, script), *args, '--max_iters=10')   # while the first one runs
     proc.send_signal(signal.SIGINT)
     out, err = proc.stdout.read(), proc.stderr.read()

@@ -4,7 +4,7 @@ among the K likeliest, --prime_file=PATH primes from a file; each checked agains
 import numpy as np
 import pytest
 
-from common import (SCRIPTS, assert_clean_error, load_script, oracle_for_script, run_in_process, run_main,
+from common import (SCRIPTS, assert_clean_error, load_script, run_in_process, run_main,
                     saved_params, small_args, oracle_step, zero_state_of)
 
 

@@ -13,7 +13,7 @@ import sys
 import numpy as np
 import pytest
 
-from common import (ROOT, harness, SCRIPTS, TEXT, assert_clean_error, ck_meta, edited_script, load_script, run_main, loss_lines, run_path, run_script,
+from common import (ROOT, harness, SCRIPTS, TEXT, assert_clean_error, ck_meta, edited_script, load_script, read_until, run_main, loss_lines, run_path, run_script,
                     script_params, small_args, start_script, write_text, SMALL, HARNESS, GATES)
 
 SMALL_TOP = {'min_char_rnn.py': {'hidden_size': 12}, 'rnn3.py': {'hidden_size': 10, 'num_layers': 2},
@@ -203,8 +203,7 @@ def test_what_goes_to_stdout_reaches_a_pipe_as_it_is_printed(script, line, extra
     args = small_args(script, tmp_path, *extra, '--sample_length=5', '--checkpoint_every=1000')
     proc = subprocess.Popen([sys.executable, os.path.join(ROOT, script), *args, '--max_iters=1000000'], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    while line not in proc.stdout.readline():
-        pass
+    read_until(proc, line)
     saved = ck_meta(tmp_path / 'out' / 'ck.npz')['n']
     proc.kill()
     proc.wait()
@@ -224,9 +223,7 @@ def test_ctrl_c_or_kill_saves_a_checkpoint_that_resumes_exactly(script, sig, cod
     extra = ['--print_every=50', '--sample_length=40', '--val_fraction=0.1', '--eval_every=100']
     args = small_args(script, tmp_path / 'b', *extra)
     proc = start_script(script, args + ['--max_iters=1000000'])
-    seen = ''
-    while 'iter 100, loss' not in seen:
-        seen += proc.stdout.readline()
+    seen = read_until(proc, 'iter 100, loss')
     proc.send_signal(sig)
     out, err = proc.stdout.read(), proc.stderr.read()    # not communicate(): it skips what readline buffered
     proc.wait(timeout=60)
@@ -294,8 +291,7 @@ def test_a_reader_that_closes_the_pipe_after_a_held_out_line_stops_the_run_too(s
     """Only held-out lines go to stdout here: the first write after the reader has gone is one of them."""
     args = small_args(script, tmp_path, '--print_every=1000000', '--val_fraction=0.1', '--eval_every=100')
     proc = start_script(script, args + ['--max_iters=20000'])
-    while 'iter 100, held-out loss' not in proc.stdout.readline():
-        pass
+    read_until(proc, 'iter 100, held-out loss')
     proc.stdout.close()
     err = proc.stderr.read()
     assert proc.wait(timeout=60) == 141 and 'Traceback' not in err, err
