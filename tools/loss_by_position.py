@@ -55,7 +55,8 @@ def main(argv):
         config = read_record(os.path.splitext(logs[0])[0] + '.npz').config   # through harness.py's checks
         size = sum(map(len, text_pieces(config['input_file'])))   # in pieces: any size in little memory
     except (OSError, KeyError, ValueError) as e:
-        fail(f"needs the run's checkpoint beside {logs[0]} and its input file ({e})")
+        why = f'{e.filename}: {e.strerror}' if isinstance(e, OSError) else e   # not "[Errno 22] ..."
+        fail(f"needs the run's checkpoint beside {logs[0]} and its input file ({why})")
     if config.get('per_line'):
         fail('a per_line run has no position in a running text')
     size -= int(size * config['val_fraction'])
