@@ -10,8 +10,8 @@ import sys
 
 import pytest
 
-from common import (ROOT, HARNESS, assert_clean_error, ck_meta, harness, load_script, read_until, run_in_process, run_main,
-                    run_script, small_args, start_script, write_text)
+from common import (ROOT, HARNESS, assert_clean_error, ck_meta, harness, listing, load_script, read_until,
+                    run_in_process, run_main, run_script, small_args, start_script, write_text)
 
 
 def started(script, args, line='iter 20, loss'):
@@ -107,7 +107,6 @@ def test_a_checkpoint_with_a_hard_link_is_not_resumed_and_nothing_changes(script
     assert r.returncode == 0 and ck_meta(tmp_path / 'out' / 'c.npz')['n'] == 20, r.stderr
 
 
-
 @pytest.mark.parametrize('script', HARNESS)
 @pytest.mark.parametrize('name', ['ck.npz', 'ck.csv'])
 def test_a_checkpoint_or_log_with_a_file_mounted_at_its_name_is_refused_before_training(script, name, tmp_path):
@@ -118,16 +117,17 @@ def test_a_checkpoint_or_log_with_a_file_mounted_at_its_name_is_refused_before_t
     if os.geteuid() != 0 or subprocess.run(['mount', '--bind', str(other), str(at)], capture_output=True).returncode:
         pytest.skip('needs root and mount --bind')
     try:
-        before = {f: (tmp_path / 'out' / f).read_bytes() for f in os.listdir(tmp_path / 'out')}
+        before = listing(tmp_path / 'out')
         for resume in ('--resume=True', '--resume=False'):     # a save replaces it; a new run renames it
             r = run_script(script, *args[:-1], resume, '--max_iters=20')
             assert_clean_error(r, f'{at} is a mount point, which a save cannot replace: umount it first')
             assert 'data has' not in r.stderr                  # before training
-        assert {f: (tmp_path / 'out' / f).read_bytes() for f in os.listdir(tmp_path / 'out')} == before
+        assert listing(tmp_path / 'out') == before
     finally:
         subprocess.run(['umount', str(at)], check=True)
     r = run_script(script, *args[:-1], '--resume=True', '--max_iters=20')   # unmounted: it resumes
     assert r.returncode == 0 and ck_meta(tmp_path / 'out' / 'ck.npz')['n'] == 20, r.stderr
+
 
 KILL_AT_SECOND_RENAME = '''import os, signal
 rename, calls = os.rename, []
